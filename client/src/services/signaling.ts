@@ -1,0 +1,52 @@
+import { type Socket, io } from 'socket.io-client';
+import {
+  type ClientToServerEvents,
+  type ErrorCode,
+  type ReplyData,
+  type RequestName,
+  type RequestPayload,
+  SIGNALING_PATH,
+  type ServerToClientEvents,
+} from '../../../shared/index.ts';
+
+export type SignalingSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** A refused request, with the server's stable code; 'TIMEOUT' when no reply came. */
+export class RequestError extends Error {
+  override name = 'RequestError';
+  constructor(
+    readonly code: ErrorCode | 'TIMEOUT' | 'DISCONNECTED',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export function connectSignaling(url = window.location.origin): SignalingSocket {
+  return io(url, { path: SIGNALING_PATH, transports: ['websocket'], reconnection: true, timeout: 8_000 });
+}
+
+/** Sends a request and resolves with its data, or rejects with a RequestError. */
+export async function request<N extends RequestName>(
+  socket: SignalingSocket,
+  name: N,
+  payload: RequestPayload<N>,
+): Promise<ReplyData[N]> {
+  if (!socket.connected) throw new RequestError('DISCONNECTED', 'not connected to the server');
+  let reply;
+  try {
+    // The mapped event type makes TypeScript lose the link between name and payload here.
+    const timed = socket.timeout(REQUEST_TIMEOUT_MS) as unknown as {
+      emitWithAck(event: string, payload: unknown): Promise<unknown>;
+    };
+    reply = (await timed.emitWithAck(name, payload)) as
+      | { ok: true; data: ReplyData[N] }
+      | { ok: false; error: { code: ErrorCode; message: string } };
+  } catch {
+    throw new RequestError('TIMEOUT', `no reply to ${name}`);
+  }
+  if (!reply.ok) throw new RequestError(reply.error.code, reply.error.message);
+  return reply.data;
+}

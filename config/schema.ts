@@ -1,0 +1,72 @@
+/** The server's configuration, with the embedded defaults that make `npm start` work on localhost. */
+import os from 'node:os';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const bitrate = z.coerce.number().int().min(10_000).max(100_000_000);
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+const boolFromEnv = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+const codecList = z.union([
+  z.array(z.string()),
+  z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+]);
+
+export const VIDEO_CODECS = ['VP8', 'VP9', 'H264'] as const;
+
+export const configSchema = z
+  .object({
+    http: z.object({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(3000),
+      /** PEM files; both set → HTTPS (browsers only allow cameras on https:// or localhost). */
+      tlsCert: z.string().min(1).optional(),
+      tlsKey: z.string().min(1).optional(),
+      /** Directory of the built client; empty string disables serving it. */
+      staticDir: z.string().default('client/dist'),
+    }).prefault({}),
+    rtc: z.object({
+      /** IP the media sockets bind to. 0.0.0.0 needs announcedIp. */
+      listenIp: z.ipv4().or(z.ipv6()).default('127.0.0.1'),
+      /** Public IP (or hostname) put in ICE candidates when the server is behind NAT. */
+      announcedIp: z.string().min(1).optional(),
+      minPort: port.default(40000),
+      maxPort: port.default(49999),
+      enableTcp: boolFromEnv.default(true),
+      preferUdp: boolFromEnv.default(true),
+    }).prefault({}),
+    workers: z.object({
+      count: z.coerce.number().int().min(1).max(256).default(Math.max(1, os.availableParallelism())),
+      logLevel: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
+    }).prefault({}),
+    media: z.object({
+      videoCodecs: codecList.pipe(z.array(z.enum(VIDEO_CODECS)).min(1)).default(['VP8', 'VP9', 'H264']),
+      /** Cap on what one peer may send to the server, all its producers together (bps). */
+      maxIncomingBitrate: bitrate.default(3_000_000),
+      /** Bandwidth estimate a receive transport starts from before probing (bps). */
+      initialOutgoingBitrate: bitrate.default(1_000_000),
+      /** Upper bound of what the server sends to one peer (bps). */
+      maxOutgoingBitrate: bitrate.default(6_000_000),
+    }).prefault({}),
+    rooms: z.object({
+      maxPeersPerRoom: z.coerce.number().int().min(1).max(10_000).default(100),
+    }).prefault({}),
+    signaling: z.object({
+      /** Requests each connection may make per second, and the burst above that it may spend. */
+      requestsPerSecond: z.coerce.number().positive().max(10_000).default(30),
+      requestBurst: z.coerce.number().int().positive().max(10_000).default(120),
+    }).prefault({}),
+    logLevel: logLevel.default('info'),
+  })
+  .superRefine((config, ctx) => {
+    if (config.rtc.minPort > config.rtc.maxPort) {
+      ctx.addIssue({ code: 'custom', path: ['rtc', 'minPort'], message: 'must not exceed rtc.maxPort' });
+    }
+    if (['0.0.0.0', '::'].includes(config.rtc.listenIp) && !config.rtc.announcedIp) {
+      ctx.addIssue({ code: 'custom', path: ['rtc', 'announcedIp'], message: 'is required when rtc.listenIp is a wildcard address' });
+    }
+    if (Boolean(config.http.tlsCert) !== Boolean(config.http.tlsKey)) {
+      ctx.addIssue({ code: 'custom', path: ['http', config.http.tlsCert ? 'tlsKey' : 'tlsCert'], message: 'tlsCert and tlsKey go together' });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;

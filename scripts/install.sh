@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Makes a checkout runnable: Debian packages, npm dependencies, the mediasoup worker (built offline
+# against system libraries, cached), and the built client. Idempotent; a second run takes seconds.
+#   install.sh          what `npm start` needs
+#   install.sh --test   also what `npm test` needs (Chromium, sox)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/system-packages.sh"
+cd "$ROOT_DIR"
+
+with_test=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_test=1 ;;
+    *) fail "unknown option $arg (use --test)" ;;
+  esac
+done
+
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || fail "Node.js >= 20.19 is required (found $(node --version))"
+
+# 1. npm dependencies. Install scripts stay off: mediasoup's would download a prebuilt worker from the
+#    internet; step 2 builds it instead. Nothing else in the tree needs one.
+lock_hash=$(sha256sum package-lock.json | cut -c1-16)
+if [ "$(cat node_modules/.roundtable-lock 2>/dev/null)" != "$lock_hash" ]; then
+  say "installing npm dependencies"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2 || fail "npm ci failed"
+  echo "$lock_hash" > node_modules/.roundtable-lock
+fi
+
+# 2. mediasoup worker: the cached binary, or a build (which needs the Debian build packages).
+if ! bash scripts/build-mediasoup-worker.sh --check; then
+  ensure_system_packages --with-build
+  bash scripts/build-mediasoup-worker.sh >/dev/null
+fi
+
+# 3. Test tools.
+if [ "$with_test" = 1 ]; then ensure_system_packages --with-test; fi
+
+# 4. The client bundle, rebuilt only when its inputs change.
+client_hash=$(hash_paths client shared package-lock.json)
+if [ "$(cat client/dist/.roundtable-build 2>/dev/null)" != "$client_hash" ]; then
+  say "building the client"
+  npx vite build --config client/vite.config.ts --logLevel error >&2 || fail "client build failed"
+  echo "$client_hash" > client/dist/.roundtable-build
+fi

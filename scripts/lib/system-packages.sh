@@ -1,0 +1,71 @@
+# Debian packages the project needs, installed when missing. Sourced by install.sh.
+
+# Build the mediasoup worker against the system's libraries (see docs/offline-worker-build.md).
+WORKER_BUILD_PACKAGES=(libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev
+  pkg-config ninja-build g++ python3)
+# Real-browser tests and the media files they feed to fake devices.
+TEST_PACKAGES=(chromium sox)
+MESON_MIN_VERSION="1.1"
+BACKPORTS_SOURCE=/etc/apt/sources.list.d/roundtable-bookworm-backports.sources
+
+missing_packages() {
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || printf '%s ' "$pkg"
+  done
+}
+
+meson_is_recent() {
+  command -v meson >/dev/null 2>&1 || return 1
+  dpkg --compare-versions "$(meson --version 2>/dev/null)" ge "$MESON_MIN_VERSION"
+}
+
+# The backports suite on the same mirror the machine already uses for bookworm.
+write_backports_source() {
+  local mirror
+  mirror=$(grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -1 | awk '{print $2}')
+  [ -n "$mirror" ] || mirror=$(grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | grep -v security | head -1 | awk '{print $2}')
+  [ -n "$mirror" ] || fail "cannot find the Debian mirror in /etc/apt/sources.list.d/ to add bookworm-backports"
+  cat > "$BACKPORTS_SOURCE" <<SRC
+Types: deb
+URIs: $mirror
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+}
+
+# ensure_system_packages [--with-build] [--with-test]
+ensure_system_packages() {
+  local wanted=() need_meson=0
+  for arg in "$@"; do
+    case "$arg" in
+      --with-build) wanted+=("${WORKER_BUILD_PACKAGES[@]}"); meson_is_recent || need_meson=1 ;;
+      --with-test) wanted+=("${TEST_PACKAGES[@]}") ;;
+    esac
+  done
+  local missing
+  missing=$(missing_packages "${wanted[@]}")
+  [ -z "$missing" ] && [ "$need_meson" = 0 ] && return 0
+
+  local apt_line="apt-get install -y --no-install-recommends $missing"
+  local meson_line="apt-get install -y -t bookworm-backports meson"
+  if [ "$(id -u)" != 0 ]; then
+    say "missing Debian packages. As root, run:"
+    [ -n "$missing" ] && printf '  apt-get update && %s\n' "$apt_line" >&2
+    [ "$need_meson" = 1 ] && printf '  (add bookworm-backports to apt sources) && apt-get update && %s\n' "$meson_line" >&2
+    fail "cannot install system packages without root"
+  fi
+  [ "$need_meson" = 1 ] && [ ! -f "$BACKPORTS_SOURCE" ] && write_backports_source
+  say "installing Debian packages: ${missing:-}$([ "$need_meson" = 1 ] && echo ' meson (bookworm-backports)')"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null || fail "apt-get update failed"
+  if [ -n "$missing" ]; then
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null || fail "apt-get failed: $apt_line"
+  fi
+  if [ "$need_meson" = 1 ]; then
+    apt-get install -y -qq -t bookworm-backports meson >/dev/null || fail "apt-get failed: $meson_line"
+    meson_is_recent || fail "meson >= $MESON_MIN_VERSION is required, found $(meson --version 2>/dev/null || echo none)"
+  fi
+}

@@ -1,0 +1,16 @@
+import type { ErrorBody, ErrorCode } from '../../shared/index.ts';
+
+/** The one error type a handler throws to send a failed reply with a stable code. */
+export class SignalingError extends Error {
+  override name = 'SignalingError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  toBody(): ErrorBody {
+    return { code: this.code, message: this.message };
+  }
+}

@@ -1,0 +1,118 @@
+import * as mediasoup from 'mediasoup';
+import type { types } from 'mediasoup';
+import type { Config } from '../../../config/index.ts';
+import type { Logger } from '../logger.ts';
+import { TypedEmitter } from '../typed-emitter.ts';
+
+export interface WorkerLoad {
+  index: number;
+  pid: number;
+  routers: number;
+  transports: number;
+  producers: number;
+  consumers: number;
+}
+
+interface PooledWorker {
+  worker: types.Worker;
+  load: WorkerLoad;
+}
+
+type WorkerPoolEvents = { workerDied: [index: number, error: Error] };
+
+/**
+ * Owns the mediasoup workers (one process each, one CPU core each). Counts what lives on every worker
+ * from mediasoup's observers, so new routers go to the worker with the least media work, and replaces
+ * a worker that dies.
+ */
+export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
+  readonly #slots: PooledWorker[] = [];
+  readonly #settings: types.WorkerSettings;
+  readonly #logger: Logger;
+  #closed = false;
+
+  private constructor(settings: types.WorkerSettings, logger: Logger) {
+    super();
+    this.#settings = settings;
+    this.#logger = logger;
+  }
+
+  static async create(config: Config, logger: Logger): Promise<WorkerPool> {
+    const pool = new WorkerPool(
+      { logLevel: config.workers.logLevel, rtcMinPort: config.rtc.minPort, rtcMaxPort: config.rtc.maxPort },
+      logger.child({ component: 'workers' }),
+    );
+    try {
+      for (let index = 0; index < config.workers.count; index++) await pool.#spawn(index);
+    } catch (error) {
+      pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  loads(): WorkerLoad[] {
+    return this.#slots.map((slot) => ({ ...slot.load }));
+  }
+
+  /** A router on the worker doing the least media work (consumers weigh most: they are what is forwarded). */
+  async createRouter(mediaCodecs: types.RtpCodecCapability[]): Promise<types.Router> {
+    const slot = this.#leastLoaded();
+    return slot.worker.createRouter({ mediaCodecs });
+  }
+
+  /** Real per-worker state from the worker processes themselves. */
+  async dump(): Promise<unknown[]> {
+    return Promise.all(this.#slots.map((slot) => slot.worker.dump()));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const slot of this.#slots) slot.worker.close();
+  }
+
+  #leastLoaded(): PooledWorker {
+    const score = (load: WorkerLoad) => load.consumers * 4 + load.producers * 2 + load.transports + load.routers;
+    const best = this.#slots.reduce((a, b) => (score(b.load) < score(a.load) ? b : a), this.#slots[0]!);
+    if (!best) throw new Error('worker pool is empty');
+    return best;
+  }
+
+  async #spawn(index: number): Promise<void> {
+    const worker = await mediasoup.createWorker(this.#settings);
+    const load: WorkerLoad = { index, pid: worker.pid, routers: 0, transports: 0, producers: 0, consumers: 0 };
+    this.#slots[index] = { worker, load };
+    this.#track(worker, load);
+    worker.on('died', (error) => this.#onDied(index, error));
+    this.#logger.info({ index, pid: worker.pid }, 'worker started');
+  }
+
+  #track(worker: types.Worker, load: WorkerLoad): void {
+    const count = (key: keyof Omit<WorkerLoad, 'index' | 'pid'>, observer: types.Router['observer']) => {
+      load[key]++;
+      observer.once('close', () => load[key]--);
+    };
+    worker.observer.on('newrouter', (router) => {
+      count('routers', router.observer);
+      router.observer.on('newtransport', (transport) => {
+        count('transports', transport.observer);
+        transport.observer.on('newproducer', (producer) => count('producers', producer.observer));
+        transport.observer.on('newconsumer', (consumer) => count('consumers', consumer.observer));
+      });
+    });
+  }
+
+  #onDied(index: number, error: Error): void {
+    this.#logger.error({ index, err: error }, 'worker died; its rooms are closed');
+    this.emit('workerDied', index, error);
+    if (this.#closed) return;
+    this.#spawn(index).catch((spawnError: unknown) =>
+      this.#logger.fatal({ index, err: spawnError }, 'cannot replace dead worker'),
+    );
+  }
+}

@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import type { types } from 'mediasoup';
+import type { MediaSource, PeerInfo, ProducerInfo, ServerToClientEvents } from '../../../shared/index.ts';
+import { SignalingError } from '../errors.ts';
+import { TypedEmitter } from '../typed-emitter.ts';
+
+export type Direction = 'send' | 'recv';
+export type TransportAppData = { peerId: string; direction: Direction };
+export type ProducerAppData = { peerId: string; source: MediaSource };
+export type ConsumerAppData = { peerId: string; producerPeerId: string; source: MediaSource };
+
+export type PeerTransport = types.WebRtcTransport<TransportAppData>;
+export type PeerProducer = types.Producer<ProducerAppData>;
+export type PeerConsumer = types.Consumer<ConsumerAppData>;
+
+/** How the room reaches this peer's client; the signaling layer supplies it. */
+export type Notify = <E extends keyof ServerToClientEvents>(
+  event: E,
+  ...args: Parameters<ServerToClientEvents[E]>
+) => void;
+
+type PeerEvents = {
+  close: [];
+  producerClosed: [producer: PeerProducer];
+};
+
+/**
+ * One participant. Owns its transports; a transport owns its producers/consumers in mediasoup, and the
+ * maps here follow mediasoup's own close events, so closing the peer (or a transport) cascades.
+ */
+export class Peer extends TypedEmitter<PeerEvents> {
+  readonly id = randomUUID();
+  readonly transports = new Map<string, PeerTransport>();
+  readonly producers = new Map<string, PeerProducer>();
+  readonly consumers = new Map<string, PeerConsumer>();
+  /** Set by `ready`: the peer receives media from then on. */
+  rtpCapabilities: types.RtpCapabilities | undefined;
+  #closed = false;
+
+  constructor(
+    readonly displayName: string,
+    readonly notify: Notify,
+  ) {
+    super();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  info(): PeerInfo {
+    return {
+      id: this.id,
+      displayName: this.displayName,
+      producers: [...this.producers.values()].map(producerInfo),
+    };
+  }
+
+  transportFor(direction: Direction): PeerTransport | undefined {
+    for (const transport of this.transports.values()) if (transport.appData.direction === direction) return transport;
+    return undefined;
+  }
+
+  ownTransport(transportId: string): PeerTransport {
+    const transport = this.transports.get(transportId);
+    // Same reply for "no such id" and "someone else's id": ids of other peers are not confirmed.
+    if (!transport) throw new SignalingError('TRANSPORT_NOT_FOUND', `no transport ${transportId} on this peer`);
+    return transport;
+  }
+
+  ownProducer(producerId: string): PeerProducer {
+    const producer = this.producers.get(producerId);
+    if (!producer) throw new SignalingError('PRODUCER_NOT_FOUND', `no producer ${producerId} on this peer`);
+    return producer;
+  }
+
+  ownConsumer(consumerId: string): PeerConsumer {
+    const consumer = this.consumers.get(consumerId);
+    if (!consumer) throw new SignalingError('CONSUMER_NOT_FOUND', `no consumer ${consumerId} on this peer`);
+    return consumer;
+  }
+
+  producerFor(source: MediaSource): PeerProducer | undefined {
+    for (const producer of this.producers.values()) if (producer.appData.source === source) return producer;
+    return undefined;
+  }
+
+  consumerOf(producerId: string): PeerConsumer | undefined {
+    for (const consumer of this.consumers.values()) if (consumer.producerId === producerId) return consumer;
+    return undefined;
+  }
+
+  addTransport(transport: PeerTransport): void {
+    this.transports.set(transport.id, transport);
+    transport.observer.once('close', () => this.transports.delete(transport.id));
+  }
+
+  addProducer(producer: PeerProducer): void {
+    this.producers.set(producer.id, producer);
+    producer.observer.once('close', () => {
+      this.producers.delete(producer.id);
+      this.emit('producerClosed', producer);
+    });
+  }
+
+  addConsumer(consumer: PeerConsumer): void {
+    this.consumers.set(consumer.id, consumer);
+    consumer.observer.once('close', () => this.consumers.delete(consumer.id));
+    // The producer went away (its owner left or stopped it): tell this client to drop the track.
+    consumer.once('producerclose', () =>
+      this.notify('consumerClosed', { consumerId: consumer.id, producerId: consumer.producerId }),
+    );
+  }
+
+  /** Closes every transport (and with them every producer and consumer). Safe to call twice. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const transport of [...this.transports.values()]) transport.close();
+    this.emit('close');
+  }
+}
+
+export function producerInfo(producer: PeerProducer): ProducerInfo {
+  return {
+    id: producer.id,
+    peerId: producer.appData.peerId,
+    kind: producer.kind,
+    source: producer.appData.source,
+    paused: producer.paused,
+  };
+}

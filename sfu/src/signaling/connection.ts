@@ -1,0 +1,99 @@
+import type { Server, Socket } from 'socket.io';
+import {
+  type ClientToServerEvents,
+  type ErrorBody,
+  LIMITS,
+  type Reply,
+  type RequestName,
+  type ServerToClientEvents,
+  requestSchemas,
+} from '../../../shared/index.ts';
+import type { Config } from '../../../config/index.ts';
+import { SignalingError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { Notify } from '../rooms/Peer.ts';
+import type { RoomRegistry } from '../rooms/RoomRegistry.ts';
+import { type HandlerContext, handlers } from './handlers.ts';
+import { TokenBucket } from './TokenBucket.ts';
+
+export type SignalingServer = Server<ClientToServerEvents, ServerToClientEvents>;
+type SignalingSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+type AnyAck = (reply: Reply<unknown>) => void;
+
+const REQUEST_NAMES = Object.keys(requestSchemas) as RequestName[];
+
+function payloadSize(payload: unknown): number {
+  return payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(payload) ?? '');
+}
+
+/** The one place where a thrown error becomes a failed reply. */
+function toErrorBody(error: unknown, logger: Logger, request: string): ErrorBody {
+  if (error instanceof SignalingError) {
+    logger.debug({ request, code: error.code, msg: error.message }, 'request refused');
+    return error.toBody();
+  }
+  logger.error({ request, err: error }, 'request failed unexpectedly');
+  return { code: 'INTERNAL_ERROR', message: 'internal error' };
+}
+
+/** Wires one socket: validates, rate-limits and dispatches each request, and leaves on disconnect. */
+export function attachConnection(socket: SignalingSocket, registry: RoomRegistry, config: Config, logger: Logger): void {
+  const log = logger.child({ socketId: socket.id });
+  const bucket = new TokenBucket(config.signaling.requestsPerSecond, config.signaling.requestBurst);
+  const notify: Notify = (event, ...args) => {
+    socket.emit(event, ...args);
+  };
+  const ctx: HandlerContext = { registry, notify, membership: undefined, isConnected: () => socket.connected };
+
+  async function dispatch(name: RequestName, payload: unknown, ack: AnyAck): Promise<void> {
+    try {
+      if (!bucket.take()) throw new SignalingError('RATE_LIMITED', 'too many requests; slow down');
+      if (payloadSize(payload) > LIMITS.payloadMaxBytes) {
+        throw new SignalingError('PAYLOAD_TOO_LARGE', `payload exceeds ${LIMITS.payloadMaxBytes} bytes`);
+      }
+      const parsed = requestSchemas[name].safeParse(payload);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+        throw new SignalingError('INVALID_PAYLOAD', `${name}: ${where}${issue?.message ?? 'invalid payload'}`);
+      }
+      const handler = handlers[name] as (c: HandlerContext, p: unknown) => Promise<unknown>;
+      ack({ ok: true, data: await handler(ctx, parsed.data) });
+    } catch (error) {
+      ack({ ok: false, error: toErrorBody(error, log, name) });
+    }
+  }
+
+  const raw = socket as unknown as {
+    on(event: string, listener: (...args: unknown[]) => void): void;
+    onAny(listener: (event: string, ...args: unknown[]) => void): void;
+  };
+  for (const name of REQUEST_NAMES) {
+    raw.on(name, (...args) => {
+      const ack = args[args.length - 1];
+      if (typeof ack !== 'function') {
+        log.debug({ request: name }, 'request without acknowledgement ignored');
+        return;
+      }
+      void dispatch(name, args.length > 1 ? args[0] : undefined, ack as AnyAck);
+    });
+  }
+  raw.onAny((event, ...args) => {
+    if (REQUEST_NAMES.includes(event as RequestName)) return;
+    const ack = args[args.length - 1];
+    if (typeof ack === 'function') {
+      (ack as AnyAck)({ ok: false, error: { code: 'UNKNOWN_EVENT', message: `unknown request "${String(event).slice(0, 64)}"` } });
+    }
+  });
+
+  socket.on('disconnect', (reason) => {
+    const membership = ctx.membership;
+    ctx.membership = undefined;
+    if (membership) membership.room.removePeer(membership.peer);
+    log.debug({ reason }, 'socket disconnected');
+  });
+}
+
+export function attachSignaling(io: SignalingServer, registry: RoomRegistry, config: Config, logger: Logger): void {
+  io.on('connection', (socket) => attachConnection(socket, registry, config, logger.child({ component: 'signaling' })));
+}

@@ -1,0 +1,37 @@
+/**
+ * Stable error codes carried by every failed reply. Clients branch on `code`; `message` is for people.
+ * Add codes, never rename them.
+ */
+export const ERROR_CODES = [
+  'INVALID_PAYLOAD',
+  'PAYLOAD_TOO_LARGE',
+  'RATE_LIMITED',
+  'UNKNOWN_EVENT',
+  'NOT_JOINED',
+  'ALREADY_JOINED',
+  'NOT_READY',
+  'ROOM_FULL',
+  'TRANSPORT_NOT_FOUND',
+  'TRANSPORT_LIMIT',
+  'WRONG_TRANSPORT_DIRECTION',
+  'TRANSPORT_ALREADY_CONNECTED',
+  'PRODUCER_NOT_FOUND',
+  'PRODUCER_LIMIT',
+  'CONSUMER_NOT_FOUND',
+  'CANNOT_CONSUME_OWN_PRODUCER',
+  'ALREADY_CONSUMING',
+  'CANNOT_CONSUME',
+  'INCOMPATIBLE_RTP_CAPABILITIES',
+  'INVALID_RTP_PARAMETERS',
+  'INVALID_DTLS_PARAMETERS',
+  'INTERNAL_ERROR',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+export type Reply<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };

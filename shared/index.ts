@@ -1,0 +1,5 @@
+export * from './errors.ts';
+export * from './limits.ts';
+export * from './media.ts';
+export * from './rtp-schemas.ts';
+export * from './signaling.ts';

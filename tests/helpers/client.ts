@@ -1,0 +1,73 @@
+import { type Socket, io } from 'socket.io-client';
+import type {
+  ClientToServerEvents,
+  ConsumerInfo,
+  Reply,
+  ReplyData,
+  RequestName,
+  RequestPayload,
+  ServerToClientEvents,
+} from '../../shared/index.ts';
+
+type RawSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** A signaling client in the test process, speaking the same contract as the browser client. */
+export class TestClient {
+  readonly received: Array<{ event: keyof ServerToClientEvents; payload: unknown }> = [];
+
+  private constructor(readonly socket: RawSocket) {
+    socket.onAny((event: keyof ServerToClientEvents, payload: unknown) => this.received.push({ event, payload }));
+  }
+
+  static async connect(url: string): Promise<TestClient> {
+    const socket: RawSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', reject);
+    });
+    return new TestClient(socket);
+  }
+
+  /** Any event name and payload, as a modified client could send. */
+  async raw(event: string, ...args: unknown[]): Promise<Reply<unknown>> {
+    const timed = this.socket.timeout(5000) as unknown as { emitWithAck(e: string, ...a: unknown[]): Promise<Reply<unknown>> };
+    return timed.emitWithAck(event, ...args);
+  }
+
+  async send<N extends RequestName>(name: N, payload: RequestPayload<N> | unknown): Promise<Reply<ReplyData[N]>> {
+    return (await this.raw(name, payload)) as Reply<ReplyData[N]>;
+  }
+
+  /** Like send, but fails the test unless the reply is ok. */
+  async ok<N extends RequestName>(name: N, payload: RequestPayload<N>): Promise<ReplyData[N]> {
+    const reply = await this.send(name, payload);
+    if (!reply.ok) throw new Error(`${name} failed: ${reply.error.code} ${reply.error.message}`);
+    return reply.data;
+  }
+
+  events<E extends keyof ServerToClientEvents>(event: E): Parameters<ServerToClientEvents[E]>[0][] {
+    return this.received.filter((r) => r.event === event).map((r) => r.payload as Parameters<ServerToClientEvents[E]>[0]);
+  }
+
+  async waitFor<E extends keyof ServerToClientEvents>(
+    event: E,
+    predicate: (payload: Parameters<ServerToClientEvents[E]>[0]) => boolean = () => true,
+    timeoutMs = 5000,
+  ): Promise<Parameters<ServerToClientEvents[E]>[0]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.events(event).find(predicate);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${event}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  consumersAdded(): ConsumerInfo[] {
+    return this.events('consumerAdded').map((e) => e.consumer);
+  }
+
+  close(): void {
+    this.socket.disconnect();
+  }
+}

@@ -1,0 +1,38 @@
+import { pino } from 'pino';
+import { loadConfig } from '../../config/index.ts';
+import { type RoundtableServer, createRoundtableServer } from '../../sfu/src/server.ts';
+
+export interface TestServer {
+  server: RoundtableServer;
+  url: string;
+  close(): Promise<void>;
+}
+
+type Overrides = Parameters<typeof loadConfig>[1];
+
+/** A real Roundtable server (real mediasoup worker, real Socket.IO) on a free loopback port. */
+export async function startTestServer(overrides: Overrides = {}): Promise<TestServer> {
+  const config = loadConfig(
+    {},
+    {
+      http: { host: '127.0.0.1', port: 0, staticDir: '' },
+      workers: { count: 1 },
+      ...overrides,
+    },
+  );
+  const server = await createRoundtableServer(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  const url = await server.listen();
+  return { server, url, close: () => server.close() };
+}
+
+/** Transport/producer/consumer counts as the worker processes themselves report them. */
+export async function workerCounts(server: RoundtableServer) {
+  const loads = server.pool.loads();
+  return {
+    routers: loads.reduce((n, l) => n + l.routers, 0),
+    transports: loads.reduce((n, l) => n + l.transports, 0),
+    producers: loads.reduce((n, l) => n + l.producers, 0),
+    consumers: loads.reduce((n, l) => n + l.consumers, 0),
+    dumpedRouters: (await server.pool.dump()).reduce((n: number, dump) => n + (dump as { routerIds: string[] }).routerIds.length, 0),
+  };
+}
