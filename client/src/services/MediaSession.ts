@@ -150,13 +150,15 @@ export class MediaSession {
     this.socket.disconnect();
   }
 
+  /** Resolves once connected; rejects at the first failed attempt so the person is told at once. */
   #connected(): Promise<void> {
     if (this.socket.connected) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const unreachable = () => {
         cleanup();
         reject(new Error('The Roundtable server cannot be reached. Check your connection and try again.'));
-      }, CONNECT_TIMEOUT_MS);
+      };
+      const timer = setTimeout(unreachable, CONNECT_TIMEOUT_MS);
       const onConnect = () => {
         cleanup();
         resolve();
@@ -164,8 +166,10 @@ export class MediaSession {
       const cleanup = () => {
         clearTimeout(timer);
         this.socket.off('connect', onConnect);
+        this.socket.off('connect_error', unreachable);
       };
       this.socket.on('connect', onConnect);
+      this.socket.on('connect_error', unreachable);
     });
   }
 
