@@ -59,6 +59,14 @@ describe('room lifecycle against a real mediasoup worker', () => {
     await alice.client.ok('leave', {});
     await bob.client.waitFor('peerLeft', (e) => e.peerId === alice.join.peerId);
     expect(t.server.registry.get('lifecycle-2')!.peers.size).toBe(1);
+    // Alice's media is gone at once, while the room lives on: only Bob's transports and producers remain.
+    await expect.poll(() => workerCounts(t.server)).toEqual({
+      ...before,
+      routers: before.routers + 1,
+      dumpedRouters: before.dumpedRouters + 1,
+      transports: before.transports + 2,
+      producers: before.producers + 2,
+    });
 
     bob.client.close(); // a dropped socket counts as leaving
     await expect.poll(() => t.server.registry.get('lifecycle-2')).toBeUndefined();
