@@ -49,6 +49,18 @@ export const configSchema = z
     }).prefault({}),
     rooms: z.object({
       maxPeersPerRoom: z.coerce.number().int().min(1).max(10_000).default(100),
+      /** How long a dropped participant keeps their place, unseen by others, before being removed. */
+      reconnectGraceMs: z.coerce.number().int().min(0).max(600_000).default(30_000),
+      /** Chat messages kept per room and replayed to late joiners. */
+      chatHistory: z.coerce.number().int().min(0).max(10_000).default(200),
+    }).prefault({}),
+    speakers: z.object({
+      /** Minimum time a speaker keeps the stage before someone else may take it. */
+      holdMs: z.coerce.number().int().min(0).max(60_000).default(2_000),
+      /** Audio level (dBov, -127..0) above which a microphone counts as speaking. */
+      speakingThresholdDb: z.coerce.number().min(-127).max(0).default(-50),
+      /** How often audio levels are sampled for speaking indicators. */
+      levelIntervalMs: z.coerce.number().int().min(100).max(5_000).default(400),
     }).prefault({}),
     signaling: z.object({
       /** Requests each connection may make per second, and the burst above that it may spend. */

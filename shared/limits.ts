@@ -12,4 +12,5 @@ export const LIMITS = {
   maxParameterEntries: 32,
   shortString: 128,
   idMaxLength: 64,
+  chatMessageMaxLength: 2000,
 } as const;

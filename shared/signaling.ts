@@ -24,8 +24,22 @@ export const displayNameSchema = z
 
 const entityId = z.string().min(1).max(LIMITS.idMaxLength);
 
+export const chatTextSchema = z
+  .string()
+  .trim()
+  .min(1, 'empty message')
+  .max(LIMITS.chatMessageMaxLength, `at most ${LIMITS.chatMessageMaxLength} characters`);
+
+/** Credentials to take back one's place after a dropped connection, or from a second tab. */
+export const resumeSchema = z.strictObject({
+  peerId: entityId,
+  token: z.string().min(16).max(128),
+  /** Server transports this client still holds; the others are closed and must be recreated. */
+  transportIds: z.array(entityId).max(4),
+});
+
 export const requestSchemas = {
-  join: z.strictObject({ roomId: roomIdSchema, displayName: displayNameSchema }),
+  join: z.strictObject({ roomId: roomIdSchema, displayName: displayNameSchema, resume: resumeSchema.optional() }),
   /** Sent once the client has loaded its device; from then on the server creates consumers for it. */
   ready: z.strictObject({ rtpCapabilities: rtpCapabilitiesSchema }),
   createTransport: z.strictObject({ direction: z.enum(['send', 'recv']) }),
@@ -41,6 +55,12 @@ export const requestSchemas = {
   consume: z.strictObject({ producerId: entityId }),
   resumeConsumer: z.strictObject({ consumerId: entityId }),
   leave: z.strictObject({}),
+  /** Mute/unmute (mic) or camera off/on: pauses the producer on the server, seen by everyone. */
+  setProducerPaused: z.strictObject({ producerId: entityId, paused: z.boolean() }),
+  setHandRaised: z.strictObject({ raised: z.boolean() }),
+  sendChat: z.strictObject({ text: chatTextSchema }),
+  /** New ICE credentials for a transport whose connectivity broke (network change, blip). */
+  restartIce: z.strictObject({ transportId: entityId }),
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -61,6 +81,16 @@ export interface PeerInfo {
   id: string;
   displayName: string;
   producers: ProducerInfo[];
+  /** Epoch ms when the hand went up; null when it is down. */
+  handRaisedAt: number | null;
+}
+
+export interface ChatMessage {
+  id: string;
+  peerId: string;
+  displayName: string;
+  text: string;
+  sentAt: number;
 }
 
 export interface IceParameters {
@@ -100,8 +130,20 @@ export interface ConsumerInfo {
 export interface JoinReply {
   peerId: string;
   roomId: string;
+  /** Keep it private: with the peer id it takes this place back within the grace period. */
+  resumeToken: string;
+  /** True when this join took back an existing place (same identity, no leave/join seen by others). */
+  resumed: boolean;
+  self: PeerInfo;
   routerRtpCapabilities: RtpCapabilitiesPayload;
   peers: PeerInfo[];
+  /** Transports kept for this peer (resumed joins only). */
+  transportIds: string[];
+  /** Consumers this peer already has (resumed joins only); the client reconciles against them. */
+  consumers: ConsumerInfo[];
+  chat: ChatMessage[];
+  activeSpeakerId: string | null;
+  speakingPeerIds: string[];
 }
 
 export interface ReplyData {
@@ -114,6 +156,10 @@ export interface ReplyData {
   consume: ConsumerInfo;
   resumeConsumer: Record<string, never>;
   leave: Record<string, never>;
+  setProducerPaused: Record<string, never>;
+  setHandRaised: Record<string, never>;
+  sendChat: ChatMessage;
+  restartIce: { iceParameters: IceParameters };
 }
 
 export type Ack<N extends RequestName> = (reply: Reply<ReplyData[N]>) => void;
@@ -132,6 +178,17 @@ export interface ServerToClientEvents {
   consumerClosed: (event: { consumerId: string; producerId: string }) => void;
   /** The room ended under this client (its media worker died, or the server is shutting down). */
   roomClosed: (event: { reason: RoomCloseReason }) => void;
+  producerPaused: (event: { peerId: string; producerId: string; source: MediaSource; paused: boolean }) => void;
+  peerUpdated: (event: { peerId: string; handRaisedAt: number | null }) => void;
+  chatMessage: (event: ChatMessage) => void;
+  /** Who holds the stage, decided on the server with a minimum hold so the stage does not flicker. */
+  activeSpeaker: (event: { peerId: string | null }) => void;
+  /** Everyone whose microphone is above the speaking threshold right now. */
+  speaking: (event: { peerIds: string[] }) => void;
+  /** mediasoup's 0-10 quality scores: the sender's uplink (producerScore) and this receiver's path (score). */
+  consumerScore: (event: { consumerId: string; score: number; producerScore: number }) => void;
+  /** Another tab or device took over this identity; this connection is no longer in the room. */
+  sessionReplaced: (event: Record<string, never>) => void;
 }
 
 export type RoomCloseReason = 'worker-died' | 'shutdown';

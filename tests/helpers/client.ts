@@ -67,7 +67,14 @@ export class TestClient {
     return this.events('consumerAdded').map((e) => e.consumer);
   }
 
+  /** Leaves on purpose: the server removes the peer at once. */
   close(): void {
     this.socket.disconnect();
+  }
+
+  /** Drops the connection the way a network failure does (no goodbye): the server holds the place. */
+  drop(): void {
+    this.socket.io.engine.close();
+    this.socket.io.reconnection(false);
   }
 }

@@ -17,10 +17,10 @@ export async function joinPeer(
   url: string,
   roomId: string,
   displayName: string,
-  options: { ready?: boolean; publish?: boolean } = {},
+  options: { ready?: boolean; publish?: boolean; resume?: { peerId: string; token: string; transportIds: string[] } } = {},
 ): Promise<TestPeer> {
   const client = await TestClient.connect(url);
-  const join = await client.ok('join', { roomId, displayName });
+  const join = await client.ok('join', { roomId, displayName, ...(options.resume ? { resume: options.resume } : {}) });
   const peer: TestPeer = { client, join, producers: {} };
   if (options.ready ?? true) {
     peer.recvTransportId = (await client.ok('createTransport', { direction: 'recv' })).id;

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { MediaSource, PeerInfo, ProducerInfo, ServerToClientEvents } from '../../../shared/index.ts';
 import { SignalingError } from '../errors.ts';
@@ -13,7 +13,7 @@ export type PeerTransport = types.WebRtcTransport<TransportAppData>;
 export type PeerProducer = types.Producer<ProducerAppData>;
 export type PeerConsumer = types.Consumer<ConsumerAppData>;
 
-/** How the room reaches this peer's client; the signaling layer supplies it. */
+/** How the room reaches this peer's client; the signaling connection supplies it. */
 export type Notify = <E extends keyof ServerToClientEvents>(
   event: E,
   ...args: Parameters<ServerToClientEvents[E]>
@@ -24,28 +24,71 @@ type PeerEvents = {
   producerClosed: [producer: PeerProducer];
 };
 
+/** The connection currently speaking for a peer, and what to do when another takes over. */
+export interface Attachment {
+  notify: Notify;
+  onReplaced(): void;
+}
+
 /**
  * One participant. Owns its transports; a transport owns its producers/consumers in mediasoup, and the
  * maps here follow mediasoup's own close events, so closing the peer (or a transport) cascades.
+ * The identity outlives a dropped connection: a new connection holding the resume token reattaches.
  */
 export class Peer extends TypedEmitter<PeerEvents> {
   readonly id = randomUUID();
+  readonly #resumeToken = randomBytes(24).toString('base64url');
   readonly transports = new Map<string, PeerTransport>();
   readonly producers = new Map<string, PeerProducer>();
   readonly consumers = new Map<string, PeerConsumer>();
   /** Set by `ready`: the peer receives media from then on. */
   rtpCapabilities: types.RtpCapabilities | undefined;
+  handRaisedAt: number | null = null;
+  /** Running while the peer is disconnected; removes it when the grace period ends. */
+  graceTimer: NodeJS.Timeout | undefined;
+  #attachment: Attachment | undefined;
   #closed = false;
 
   constructor(
     readonly displayName: string,
-    readonly notify: Notify,
+    attachment: Attachment,
   ) {
     super();
+    this.#attachment = attachment;
   }
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get connected(): boolean {
+    return this.#attachment !== undefined;
+  }
+
+  get resumeToken(): string {
+    return this.#resumeToken;
+  }
+
+  hasResumeToken(token: string): boolean {
+    const given = Buffer.from(token);
+    const ours = Buffer.from(this.#resumeToken);
+    return given.length === ours.length && timingSafeEqual(given, ours);
+  }
+
+  /** Sends to the peer's client; dropped while the peer is disconnected. */
+  notify: Notify = (event, ...args) => this.#attachment?.notify(event, ...args);
+
+  /** A (new) connection speaks for this peer; a previous live one is told it was replaced. */
+  attach(attachment: Attachment): void {
+    const previous = this.#attachment;
+    this.#attachment = attachment;
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    previous?.onReplaced();
+  }
+
+  detach(): void {
+    this.#attachment = undefined;
   }
 
   info(): PeerInfo {
@@ -53,6 +96,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       id: this.id,
       displayName: this.displayName,
       producers: [...this.producers.values()].map(producerInfo),
+      handRaisedAt: this.handRaisedAt,
     };
   }
 
@@ -116,6 +160,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.#attachment = undefined;
     for (const transport of [...this.transports.values()]) transport.close();
     this.emit('close');
   }

@@ -1,74 +1,100 @@
+import { randomUUID } from 'node:crypto';
 import type { types } from 'mediasoup';
-import {
-  type ConsumerInfo,
-  type MediaKind,
-  type MediaSource,
-  type RoomCloseReason,
-  type RtpParametersPayload,
-  type ServerToClientEvents,
-  type TransportInfo,
-  kindOfSource,
+import type {
+  ChatMessage,
+  JoinReply,
+  PeerInfo,
+  RequestPayload,
+  RoomCloseReason,
+  ServerToClientEvents,
 } from '../../../shared/index.ts';
 import type { Config } from '../../../config/index.ts';
 import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
-import {
-  type ConsumerAppData,
-  type Direction,
-  type Notify,
-  Peer,
-  type PeerProducer,
-  type PeerTransport,
-  type ProducerAppData,
-  type TransportAppData,
-  producerInfo,
-} from './Peer.ts';
+import { type Attachment, Peer, type PeerProducer, producerInfo } from './Peer.ts';
+import { type ProduceRequest, RoomMedia, consumerInfo } from './RoomMedia.ts';
+import type { SpeakerDetector } from './SpeakerDetector.ts';
 
 type RoomEvents = { close: [] };
+type ResumeRequest = NonNullable<RequestPayload<'join'>['resume']>;
 
 /**
- * A meeting: one mediasoup router and the peers in it. Routes media between peers: every producer is
- * consumed by every other ready peer; consumers start paused until their client resumes them.
+ * A meeting: its peers and what they share beyond media (chat, hands, who is speaking). Media routing
+ * lives in RoomMedia. A peer whose connection drops keeps its place, unseen by others, for the grace
+ * period; the room closes itself when the last peer is gone.
  */
 export class Room extends TypedEmitter<RoomEvents> {
   readonly peers = new Map<string, Peer>();
-  readonly #connectedTransports = new WeakSet<PeerTransport>();
+  readonly media: RoomMedia;
+  readonly #chat: ChatMessage[] = [];
   #closed = false;
 
   constructor(
     readonly id: string,
     readonly router: types.Router,
+    readonly speakers: SpeakerDetector,
     private readonly config: Config,
     private readonly logger: Logger,
   ) {
     super();
+    this.media = new RoomMedia(router, () => this.peers.values(), config, logger);
     router.observer.once('close', () => this.close('worker-died'));
+    speakers.on('activeSpeaker', (peerId) => this.#broadcast(undefined, 'activeSpeaker', { peerId }));
+    speakers.on('speaking', (peerIds) => this.#broadcast(undefined, 'speaking', { peerIds }));
   }
 
   get closed(): boolean {
     return this.#closed;
   }
 
-  addPeer(displayName: string, notify: Notify): Peer {
+  addPeer(displayName: string, attachment: Attachment): Peer {
     if (this.#closed) throw new Error(`room ${this.id} is closed`);
     if (this.peers.size >= this.config.rooms.maxPeersPerRoom) {
       throw new SignalingError('ROOM_FULL', `room is full (${this.config.rooms.maxPeersPerRoom} participants)`);
     }
-    const peer = new Peer(displayName, notify);
+    const peer = new Peer(displayName, attachment);
     this.peers.set(peer.id, peer);
-    peer.on('producerClosed', (producer) =>
-      this.#broadcast(peer, 'producerClosed', { producerId: producer.id, peerId: peer.id }),
-    );
+    peer.on('producerClosed', (producer) => {
+      if (producer.appData.source === 'microphone') this.speakers.silence(peer.id);
+      this.#broadcast(peer, 'producerClosed', { producerId: producer.id, peerId: peer.id });
+    });
     this.#broadcast(peer, 'peerJoined', { peer: peer.info() });
     this.logger.info({ peerId: peer.id, peers: this.peers.size }, 'peer joined');
     return peer;
+  }
+
+  /**
+   * Gives a peer's place to a new connection holding its token (after a dropped connection, or from
+   * another tab). Transports the new connection does not hold are closed so it can make fresh ones.
+   * Returns undefined when there is no such peer or the token is wrong: the caller joins afresh.
+   */
+  resumePeer(resume: ResumeRequest, attachment: Attachment): Peer | undefined {
+    const peer = this.peers.get(resume.peerId);
+    if (!peer || !peer.hasResumeToken(resume.token)) return undefined;
+    peer.attach(attachment);
+    for (const transport of [...peer.transports.values()]) {
+      if (!resume.transportIds.includes(transport.id)) transport.close();
+    }
+    this.logger.info({ peerId: peer.id }, 'peer resumed');
+    return peer;
+  }
+
+  /** The connection dropped: keep the place for the grace period, then remove the peer. */
+  peerDisconnected(peer: Peer): void {
+    if (!this.peers.has(peer.id)) return;
+    peer.detach();
+    const grace = this.config.rooms.reconnectGraceMs;
+    if (grace === 0) return this.removePeer(peer);
+    this.logger.info({ peerId: peer.id, graceMs: grace }, 'peer disconnected; holding its place');
+    peer.graceTimer = setTimeout(() => this.removePeer(peer), grace);
   }
 
   /** Removes the peer, closing its media; the room closes itself when the last peer is gone. */
   removePeer(peer: Peer): void {
     if (!this.peers.delete(peer.id)) return;
     peer.close();
+    this.speakers.silence(peer.id);
     this.#broadcast(peer, 'peerLeft', { peerId: peer.id });
     this.logger.info({ peerId: peer.id, peers: this.peers.size }, 'peer left');
     if (this.peers.size === 0) this.close();
@@ -79,125 +105,57 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (this.peers.size === 0) this.close();
   }
 
-  otherPeers(peer: Peer) {
+  otherPeers(peer: Peer): PeerInfo[] {
     return [...this.peers.values()].filter((other) => other !== peer).map((other) => other.info());
   }
 
-  async createTransport(peer: Peer, direction: Direction): Promise<TransportInfo> {
-    if (peer.transportFor(direction)) {
-      throw new SignalingError('TRANSPORT_LIMIT', `this peer already has a ${direction} transport`);
-    }
-    const { rtc, media } = this.config;
-    const transport = await this.router.createWebRtcTransport<TransportAppData>({
-      listenIps: [{ ip: rtc.listenIp, ...(rtc.announcedIp ? { announcedIp: rtc.announcedIp } : {}) }],
-      enableUdp: true,
-      enableTcp: rtc.enableTcp,
-      preferUdp: rtc.preferUdp,
-      initialAvailableOutgoingBitrate: media.initialOutgoingBitrate,
-      appData: { peerId: peer.id, direction },
-    });
-    // The peer may have left while the worker was creating the transport.
-    if (peer.closed) {
-      transport.close();
-      throw new SignalingError('NOT_JOINED', 'left the room');
-    }
-    peer.addTransport(transport);
-    transport.on('dtlsstatechange', (state) => {
-      if (state === 'failed' || state === 'closed') transport.close();
-    });
-    if (direction === 'send') await transport.setMaxIncomingBitrate(media.maxIncomingBitrate);
-    else await transport.setMaxOutgoingBitrate(media.maxOutgoingBitrate);
+  joinReply(peer: Peer, resumed: boolean): JoinReply {
     return {
-      id: transport.id,
-      direction,
-      iceParameters: transport.iceParameters,
-      iceCandidates: transport.iceCandidates as TransportInfo['iceCandidates'],
-      dtlsParameters: transport.dtlsParameters as TransportInfo['dtlsParameters'],
+      peerId: peer.id,
+      roomId: this.id,
+      resumeToken: peer.resumeToken,
+      resumed,
+      self: peer.info(),
+      routerRtpCapabilities: this.router.rtpCapabilities as JoinReply['routerRtpCapabilities'],
+      peers: this.otherPeers(peer),
+      transportIds: [...peer.transports.keys()],
+      consumers: [...peer.consumers.values()].map(consumerInfo),
+      chat: [...this.#chat],
+      activeSpeakerId: this.speakers.activeSpeaker,
+      speakingPeerIds: this.speakers.speaking,
     };
   }
 
-  async connectTransport(peer: Peer, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
-    const transport = peer.ownTransport(transportId);
-    if (this.#connectedTransports.has(transport)) {
-      throw new SignalingError('TRANSPORT_ALREADY_CONNECTED', 'transport is already connected');
-    }
-    try {
-      await transport.connect({ dtlsParameters });
-    } catch (error) {
-      throw new SignalingError('INVALID_DTLS_PARAMETERS', (error as Error).message);
-    }
-    this.#connectedTransports.add(transport);
-  }
-
-  async produce(
-    peer: Peer,
-    request: { transportId: string; kind: MediaKind; source: MediaSource; rtpParameters: RtpParametersPayload },
-  ): Promise<PeerProducer> {
-    const transport = peer.ownTransport(request.transportId);
-    if (transport.appData.direction !== 'send') {
-      throw new SignalingError('WRONG_TRANSPORT_DIRECTION', 'produce needs a send transport');
-    }
-    if (kindOfSource(request.source) !== request.kind) {
-      throw new SignalingError('INVALID_PAYLOAD', `source ${request.source} cannot carry ${request.kind}`);
-    }
-    if (peer.producerFor(request.source)) {
-      throw new SignalingError('PRODUCER_LIMIT', `already producing ${request.source}`);
-    }
-    let producer: PeerProducer;
-    try {
-      producer = await transport.produce<ProducerAppData>({
-        kind: request.kind,
-        rtpParameters: request.rtpParameters as types.RtpParameters,
-        appData: { peerId: peer.id, source: request.source },
-      });
-    } catch (error) {
-      throw new SignalingError('INVALID_RTP_PARAMETERS', (error as Error).message);
-    }
-    if (peer.closed) {
-      producer.close();
-      throw new SignalingError('NOT_JOINED', 'left the room');
-    }
-    peer.addProducer(producer);
+  async produce(peer: Peer, request: ProduceRequest): Promise<PeerProducer> {
+    const producer = await this.media.produce(peer, request);
+    if (request.source === 'microphone') await this.speakers.addMicrophone(producer);
     this.#broadcast(peer, 'producerAdded', { producer: producerInfo(producer) });
-    for (const other of this.peers.values()) {
-      if (other !== peer && other.rtpCapabilities) this.#consumeAndNotify(other, producer);
-    }
+    this.media.fanOut(producer);
     return producer;
   }
 
-  /** Marks the peer able to receive and subscribes it to everything already published. */
-  async setReady(peer: Peer, rtpCapabilities: types.RtpCapabilities): Promise<number> {
-    if (!peer.transportFor('recv')) throw new SignalingError('NOT_READY', 'create a recv transport first');
-    const ours = new Set(this.router.rtpCapabilities.codecs?.map((codec) => codec.mimeType.toLowerCase()));
-    const common = rtpCapabilities.codecs?.filter(
-      (codec) => ours.has(codec.mimeType.toLowerCase()) && !codec.mimeType.toLowerCase().endsWith('/rtx'),
-    );
-    if (!common?.length) {
-      throw new SignalingError('INCOMPATIBLE_RTP_CAPABILITIES', 'no codec in common with this room');
-    }
-    peer.rtpCapabilities = rtpCapabilities;
-    const pending = this.#producersOfOthers(peer).filter((producer) => !peer.consumerOf(producer.id));
-    await Promise.all(pending.map((producer) => this.#consumeAndNotify(peer, producer)));
-    return pending.length;
-  }
-
-  async consume(peer: Peer, producerId: string): Promise<ConsumerInfo> {
-    if (!peer.rtpCapabilities) throw new SignalingError('NOT_READY', 'send ready with RTP capabilities first');
-    if (peer.producers.has(producerId)) {
-      throw new SignalingError('CANNOT_CONSUME_OWN_PRODUCER', 'a peer cannot consume its own producer');
-    }
-    const producer = this.#producersOfOthers(peer).find((candidate) => candidate.id === producerId);
-    if (!producer) throw new SignalingError('PRODUCER_NOT_FOUND', `no producer ${producerId} in this room`);
-    if (peer.consumerOf(producerId)) throw new SignalingError('ALREADY_CONSUMING', 'already consuming this producer');
-    return this.#createConsumer(peer, producer);
-  }
-
-  async resumeConsumer(peer: Peer, consumerId: string): Promise<void> {
-    await peer.ownConsumer(consumerId).resume();
+  async setProducerPaused(peer: Peer, producerId: string, paused: boolean): Promise<void> {
+    const producer = await this.media.setProducerPaused(peer, producerId, paused);
+    const source = producer.appData.source;
+    if (paused && source === 'microphone') this.speakers.silence(peer.id);
+    this.#broadcast(peer, 'producerPaused', { peerId: peer.id, producerId, source, paused });
   }
 
   closeProducer(peer: Peer, producerId: string): void {
     peer.ownProducer(producerId).close();
+  }
+
+  setHandRaised(peer: Peer, raised: boolean): void {
+    peer.handRaisedAt = raised ? (peer.handRaisedAt ?? Date.now()) : null;
+    this.#broadcast(peer, 'peerUpdated', { peerId: peer.id, handRaisedAt: peer.handRaisedAt });
+  }
+
+  postChat(peer: Peer, text: string): ChatMessage {
+    const message: ChatMessage = { id: randomUUID(), peerId: peer.id, displayName: peer.displayName, text, sentAt: Date.now() };
+    this.#chat.push(message);
+    if (this.#chat.length > this.config.rooms.chatHistory) this.#chat.splice(0, this.#chat.length - this.config.rooms.chatHistory);
+    this.#broadcast(peer, 'chatMessage', message);
+    return message;
   }
 
   /** Closes every peer and the router. Safe to call twice. */
@@ -209,54 +167,15 @@ export class Room extends TypedEmitter<RoomEvents> {
       peer.close();
     }
     this.peers.clear();
+    this.speakers.close();
     this.router.close();
     this.logger.info({ reason: reason ?? 'empty' }, 'room closed');
     this.emit('close');
   }
 
-  #producersOfOthers(peer: Peer): PeerProducer[] {
-    return [...this.peers.values()].filter((other) => other !== peer).flatMap((other) => [...other.producers.values()]);
-  }
-
-  async #createConsumer(peer: Peer, producer: PeerProducer): Promise<ConsumerInfo> {
-    const transport = peer.transportFor('recv');
-    if (!transport || !peer.rtpCapabilities) throw new SignalingError('NOT_READY', 'no recv transport');
-    if (!this.router.canConsume({ producerId: producer.id, rtpCapabilities: peer.rtpCapabilities })) {
-      throw new SignalingError('CANNOT_CONSUME', 'your RTP capabilities cannot receive this producer');
-    }
-    const consumer = await transport.consume<ConsumerAppData>({
-      producerId: producer.id,
-      rtpCapabilities: peer.rtpCapabilities,
-      paused: true, // resumed when the client has its consumer, so the first keyframe is not lost
-      appData: { peerId: peer.id, producerPeerId: producer.appData.peerId, source: producer.appData.source },
-    });
-    if (peer.closed) {
-      consumer.close();
-      throw new SignalingError('NOT_JOINED', 'left the room');
-    }
-    peer.addConsumer(consumer);
-    return {
-      id: consumer.id,
-      producerId: producer.id,
-      peerId: producer.appData.peerId,
-      kind: consumer.kind,
-      source: producer.appData.source,
-      rtpParameters: consumer.rtpParameters as RtpParametersPayload,
-      producerPaused: consumer.producerPaused,
-    };
-  }
-
-  async #consumeAndNotify(peer: Peer, producer: PeerProducer): Promise<void> {
-    try {
-      const consumer = await this.#createConsumer(peer, producer);
-      peer.notify('consumerAdded', { consumer });
-    } catch (error) {
-      this.logger.warn({ peerId: peer.id, producerId: producer.id, err: error }, 'could not consume producer');
-    }
-  }
-
+  /** Sends to every peer except `from` (everyone when `from` is undefined). */
   #broadcast<E extends keyof ServerToClientEvents>(
-    from: Peer,
+    from: Peer | undefined,
     event: E,
     ...args: Parameters<ServerToClientEvents[E]>
   ): void {

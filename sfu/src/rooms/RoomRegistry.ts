@@ -3,6 +3,7 @@ import type { Logger } from '../logger.ts';
 import { routerMediaCodecs } from '../media/codecs.ts';
 import type { WorkerPool } from '../media/WorkerPool.ts';
 import { Room } from './Room.ts';
+import { SpeakerDetector } from './SpeakerDetector.ts';
 
 /**
  * Live rooms by id. Creation is keyed by id with the pending promise stored before the first await,
@@ -47,7 +48,8 @@ export class RoomRegistry {
 
   async #create(roomId: string): Promise<Room> {
     const router = await this.pool.createRouter(routerMediaCodecs(this.config.media));
-    const room = new Room(roomId, router, this.config, this.logger.child({ roomId }));
+    const speakers = await SpeakerDetector.create(router, this.config.speakers);
+    const room = new Room(roomId, router, speakers, this.config, this.logger.child({ roomId }));
     this.#rooms.set(roomId, room);
     room.once('close', () => {
       if (this.#rooms.get(roomId) === room) this.#rooms.delete(roomId);

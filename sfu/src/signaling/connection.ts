@@ -89,8 +89,12 @@ export function attachConnection(socket: SignalingSocket, registry: RoomRegistry
   socket.on('disconnect', (reason) => {
     const membership = ctx.membership;
     ctx.membership = undefined;
-    if (membership) membership.room.removePeer(membership.peer);
     log.debug({ reason }, 'socket disconnected');
+    if (!membership) return;
+    // The client closed its socket on purpose (page closed, app left): leave now. Anything else
+    // (ping timeout, transport error) may be a network blip: hold the place for the grace period.
+    if (reason === 'client namespace disconnect') membership.room.removePeer(membership.peer);
+    else membership.room.peerDisconnected(membership.peer);
   });
 }
 

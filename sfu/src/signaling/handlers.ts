@@ -1,7 +1,7 @@
 import type { types } from 'mediasoup';
 import type { ReplyData, RequestName, RequestPayload } from '../../../shared/index.ts';
 import { SignalingError } from '../errors.ts';
-import type { Notify, Peer } from '../rooms/Peer.ts';
+import type { Attachment, Notify, Peer } from '../rooms/Peer.ts';
 import type { Room } from '../rooms/Room.ts';
 import type { RoomRegistry } from '../rooms/RoomRegistry.ts';
 
@@ -25,11 +25,29 @@ function notJoined(ctx: HandlerContext): void {
   if (ctx.membership) throw new SignalingError('ALREADY_JOINED', `already in room ${ctx.membership.room.id}`);
 }
 
+/** This connection speaks for a peer until the peer closes or another connection takes over. */
+function bind(ctx: HandlerContext, room: Room, peer: Peer): void {
+  ctx.membership = { room, peer };
+  peer.once('close', () => {
+    if (ctx.membership?.peer === peer) ctx.membership = undefined;
+  });
+}
+
+function attachmentFor(ctx: HandlerContext): Attachment {
+  return {
+    notify: ctx.notify,
+    onReplaced: () => {
+      ctx.membership = undefined;
+      ctx.notify('sessionReplaced', {});
+    },
+  };
+}
+
 const EMPTY: Record<string, never> = {};
 
 /** One handler per request; each acts only on the sender's own peer and what that peer owns. */
 export const handlers: { [N in RequestName]: Handler<N> } = {
-  async join(ctx, { roomId, displayName }) {
+  async join(ctx, { roomId, displayName, resume }) {
     notJoined(ctx);
     const room = await ctx.registry.getOrCreate(roomId);
     notJoined(ctx); // a second join may have completed while this one waited for the router
@@ -37,41 +55,45 @@ export const handlers: { [N in RequestName]: Handler<N> } = {
       room.closeIfEmpty();
       throw new SignalingError('NOT_JOINED', 'disconnected while joining');
     }
-    const peer = room.addPeer(displayName, ctx.notify);
-    ctx.membership = { room, peer };
-    // The room may close under the peer (worker died, shutdown): the socket is then no longer a member.
-    peer.once('close', () => {
-      if (ctx.membership?.peer === peer) ctx.membership = undefined;
-    });
-    return {
-      peerId: peer.id,
-      roomId: room.id,
-      routerRtpCapabilities: room.router.rtpCapabilities as ReplyData['join']['routerRtpCapabilities'],
-      peers: room.otherPeers(peer),
-    };
+    const attachment = attachmentFor(ctx);
+    const resumed = resume ? room.resumePeer(resume, attachment) : undefined;
+    const peer = resumed ?? room.addPeer(displayName, attachment);
+    bind(ctx, room, peer);
+    return room.joinReply(peer, resumed !== undefined);
   },
 
   async ready(ctx, { rtpCapabilities }) {
     const { room, peer } = joined(ctx);
-    const consumers = await room.setReady(peer, rtpCapabilities as types.RtpCapabilities);
+    const consumers = await room.media.setReady(peer, rtpCapabilities as types.RtpCapabilities);
     return { consumers };
   },
 
   async createTransport(ctx, { direction }) {
     const { room, peer } = joined(ctx);
-    return room.createTransport(peer, direction);
+    return room.media.createTransport(peer, direction);
   },
 
   async connectTransport(ctx, { transportId, dtlsParameters }) {
     const { room, peer } = joined(ctx);
-    await room.connectTransport(peer, transportId, dtlsParameters as types.DtlsParameters);
+    await room.media.connectTransport(peer, transportId, dtlsParameters as types.DtlsParameters);
     return EMPTY;
+  },
+
+  async restartIce(ctx, { transportId }) {
+    const { room, peer } = joined(ctx);
+    return { iceParameters: await room.media.restartIce(peer, transportId) };
   },
 
   async produce(ctx, request) {
     const { room, peer } = joined(ctx);
     const producer = await room.produce(peer, request);
     return { producerId: producer.id };
+  },
+
+  async setProducerPaused(ctx, { producerId, paused }) {
+    const { room, peer } = joined(ctx);
+    await room.setProducerPaused(peer, producerId, paused);
+    return EMPTY;
   },
 
   async closeProducer(ctx, { producerId }) {
@@ -82,13 +104,24 @@ export const handlers: { [N in RequestName]: Handler<N> } = {
 
   async consume(ctx, { producerId }) {
     const { room, peer } = joined(ctx);
-    return room.consume(peer, producerId);
+    return room.media.consume(peer, producerId);
   },
 
   async resumeConsumer(ctx, { consumerId }) {
     const { room, peer } = joined(ctx);
-    await room.resumeConsumer(peer, consumerId);
+    await room.media.resumeConsumer(peer, consumerId);
     return EMPTY;
+  },
+
+  async setHandRaised(ctx, { raised }) {
+    const { room, peer } = joined(ctx);
+    room.setHandRaised(peer, raised);
+    return EMPTY;
+  },
+
+  async sendChat(ctx, { text }) {
+    const { room, peer } = joined(ctx);
+    return room.postChat(peer, text);
   },
 
   async leave(ctx) {
