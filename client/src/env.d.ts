@@ -9,5 +9,7 @@ interface Window {
   roundtable?: {
     stats(): Promise<import('./services/MediaSession.ts').SessionStats | undefined>;
     status(): string;
+    peerId(): string | undefined;
+    socketId(): string | undefined;
   };
 }

@@ -16,6 +16,28 @@ export const test = base.extend<object, { sfu: TestServer }>({
   ],
 });
 
+/** The tile of one peer's camera (or screen) as another page shows it. */
+export function tileOf(page: Page, peerId: string, source: 'camera' | 'screen' = 'camera') {
+  return page.locator(`[data-testid=tile][data-peer-id="${peerId}"][data-source="${source}"]`);
+}
+
+export async function peerIdOf(page: Page): Promise<string> {
+  const id = await page.evaluate(() => window.roundtable?.peerId());
+  if (!id) throw new Error('page has not joined');
+  return id;
+}
+
+/** Frames decoded so far from one peer's source, as the page's own getStats() counts them. */
+export async function framesFrom(page: Page, peerId: string, source: 'camera' | 'screen'): Promise<number> {
+  return page.evaluate(
+    async ({ peerId, source }) => {
+      const stats = await window.roundtable?.stats();
+      return (stats?.inbound ?? []).filter((s) => s.peerId === peerId && s.source === source).reduce((n, s) => n + s.framesDecoded, 0);
+    },
+    { peerId, source },
+  );
+}
+
 export interface InboundSummary {
   peers: number;
   videoPeersDecoding: number;
@@ -23,11 +45,21 @@ export interface InboundSummary {
   minFrameWidth: number;
 }
 
-/** Joins by URL (skipping the pre-join screen) in a fresh browser context: one person per context. */
-export async function joinByUrl(context: BrowserContext, baseUrl: string, roomId: string, name: string): Promise<Page> {
-  const page = await context.newPage();
+/**
+ * Joins by URL (skipping the pre-join screen), one person per browser context. `res` keeps the camera
+ * small where many pages share the machine's two cores.
+ */
+export async function joinByUrl(
+  context: BrowserContext,
+  baseUrl: string,
+  roomId: string,
+  name: string,
+  options: { res?: number; page?: Page } = {},
+): Promise<Page> {
+  const page = options.page ?? (await context.newPage());
   page.on('pageerror', (error) => console.error(`[${name}] page error:`, error.message));
-  await page.goto(`${baseUrl}/room/${roomId}?name=${encodeURIComponent(name)}&join=1`);
+  const res = options.res ? `&res=${options.res}` : '';
+  await page.goto(`${baseUrl}/room/${roomId}?name=${encodeURIComponent(name)}&join=1${res}`);
   await expect(page.getByTestId('call')).toHaveAttribute('data-status', 'joined');
   return page;
 }

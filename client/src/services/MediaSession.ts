@@ -1,139 +1,134 @@
 import { Device, type types } from 'mediasoup-client';
 import type {
+  ChatMessage,
   ConsumerInfo,
+  JoinReply,
   MediaSource,
   PeerInfo,
   ProducerInfo,
   RoomCloseReason,
   RtpCapabilitiesPayload,
-  RtpParametersPayload,
-  TransportInfo,
 } from '../../../shared/index.ts';
-import { CAMERA_CODEC_OPTIONS, CAMERA_ENCODINGS, MIC_CODEC_OPTIONS } from './simulcast.ts';
+import { forgetCredentials, loadCredentials, saveCredentials } from './credentials.ts';
+import { type LocalSourceState, Publisher } from './Publisher.ts';
+import { type SessionStats, collectStats } from './session-stats.ts';
 import { type SignalingSocket, connectSignaling, request } from './signaling.ts';
+import { createTransport, restartIce } from './transport.ts';
+
+export type { SessionStats } from './session-stats.ts';
+
+export type ConnectionState = 'connected' | 'reconnecting';
 
 /** What the session tells the UI. Plain data only: tracks are fetched with `session.track(key)`. */
 export interface SessionListener {
+  /** The room as it is now: on the first join and again after every reconnection. */
+  onRoomState(reply: JoinReply): void;
   onPeerJoined(peer: PeerInfo): void;
   onPeerLeft(peerId: string): void;
+  onPeerUpdated(peerId: string, handRaisedAt: number | null): void;
+  onProducer(producer: ProducerInfo): void;
+  onProducerPaused(peerId: string, producerId: string, paused: boolean): void;
+  onProducerClosed(peerId: string, producerId: string): void;
   onTrack(peerId: string, source: MediaSource, trackKey: string): void;
   onTrackEnded(peerId: string, source: MediaSource): void;
-  onProducer(producer: ProducerInfo): void;
-  onProducerClosed(peerId: string, producerId: string): void;
-  onConnectionChange(state: 'connected' | 'disconnected'): void;
+  onLocalSource(source: MediaSource, state: LocalSourceState | undefined): void;
+  onConsumerScore(peerId: string, source: MediaSource, score: number, producerScore: number): void;
+  onChat(message: ChatMessage): void;
+  onActiveSpeaker(peerId: string | null): void;
+  onSpeaking(peerIds: string[]): void;
+  onConnectionChange(state: ConnectionState): void;
   onRoomClosed(reason: RoomCloseReason): void;
-}
-
-export interface JoinResult {
-  peerId: string;
-  peers: PeerInfo[];
-}
-
-export interface SessionStats {
-  inbound: Array<{ peerId: string; source: MediaSource; kind: string; bytesReceived: number; framesDecoded: number; frameWidth: number; frameHeight: number; packetsLost: number }>;
-  outbound: Array<{ source: MediaSource; rid?: string; bytesSent: number; frameWidth: number; frameHeight: number }>;
+  onReplaced(): void;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
- * One person's connection to a room: signaling socket, mediasoup Device, one send and one receive
- * transport, and the producers/consumers on them. Deliberately not reactive: the UI receives plain
- * data through the listener.
+ * One person's connection to a room: signaling socket, mediasoup Device, the receive transport and its
+ * consumers, and a Publisher for the sending side. Survives a dropped connection: when the socket
+ * comes back it rejoins with its resume token, keeps what the server kept (with an ICE restart) and
+ * rebuilds what it lost. Deliberately not reactive: the UI receives plain data through the listener.
  */
 export class MediaSession {
   readonly socket: SignalingSocket;
-  readonly #device = new Device();
-  #sendTransport: types.Transport | undefined;
+  #device = new Device();
   #recvTransport: types.Transport | undefined;
-  readonly #producers = new Map<MediaSource, types.Producer>();
   readonly #consumers = new Map<string, { consumer: types.Consumer; info: ConsumerInfo }>();
   readonly #tracks = new Map<string, MediaStreamTrack>();
+  readonly publisher: Publisher;
+  #roomId = '';
+  #displayName = '';
+  #joined = false;
   #closed = false;
 
   constructor(private readonly listener: SessionListener) {
     this.socket = connectSignaling();
-    this.socket.on('connect', () => listener.onConnectionChange('connected'));
-    this.socket.on('disconnect', () => listener.onConnectionChange('disconnected'));
-    this.socket.on('peerJoined', ({ peer }) => listener.onPeerJoined(peer));
-    this.socket.on('peerLeft', ({ peerId }) => listener.onPeerLeft(peerId));
-    this.socket.on('producerAdded', ({ producer }) => listener.onProducer(producer));
-    this.socket.on('producerClosed', ({ peerId, producerId }) => listener.onProducerClosed(peerId, producerId));
-    this.socket.on('consumerAdded', ({ consumer }) => {
-      this.#addConsumer(consumer).catch((error: unknown) => console.error('cannot receive', consumer.source, error));
+    this.publisher = new Publisher(() => this.socket, () => this.#device, this.#tracks, {
+      onLocalSource: (source, state) => listener.onLocalSource(source, state),
     });
-    this.socket.on('consumerClosed', ({ consumerId }) => this.#removeConsumer(consumerId));
-    this.socket.on('roomClosed', ({ reason }) => listener.onRoomClosed(reason));
+    const on = this.socket.on.bind(this.socket);
+    on('peerJoined', ({ peer }) => listener.onPeerJoined(peer));
+    on('peerLeft', ({ peerId }) => listener.onPeerLeft(peerId));
+    on('peerUpdated', ({ peerId, handRaisedAt }) => listener.onPeerUpdated(peerId, handRaisedAt));
+    on('producerAdded', ({ producer }) => listener.onProducer(producer));
+    on('producerPaused', ({ peerId, producerId, paused }) => listener.onProducerPaused(peerId, producerId, paused));
+    on('producerClosed', ({ peerId, producerId }) => listener.onProducerClosed(peerId, producerId));
+    on('consumerAdded', ({ consumer }) => this.#receive(consumer));
+    on('consumerClosed', ({ consumerId }) => this.#removeConsumer(consumerId));
+    on('consumerScore', ({ consumerId, score, producerScore }) => {
+      const entry = this.#consumers.get(consumerId);
+      if (entry) listener.onConsumerScore(entry.info.peerId, entry.info.source, score, producerScore);
+    });
+    on('chatMessage', (message) => listener.onChat(message));
+    on('activeSpeaker', ({ peerId }) => listener.onActiveSpeaker(peerId));
+    on('speaking', ({ peerIds }) => listener.onSpeaking(peerIds));
+    on('roomClosed', ({ reason }) => listener.onRoomClosed(reason));
+    on('sessionReplaced', () => {
+      this.close();
+      listener.onReplaced();
+    });
+    on('disconnect', (reason) => {
+      if (this.#joined && !this.#closed && reason !== 'io client disconnect') listener.onConnectionChange('reconnecting');
+    });
+    on('connect', () => {
+      if (this.#joined && !this.#closed) void this.#rejoin();
+    });
   }
 
   track(key: string): MediaStreamTrack | undefined {
     return this.#tracks.get(key);
   }
 
-  async join(roomId: string, displayName: string): Promise<JoinResult> {
+  async join(roomId: string, displayName: string): Promise<void> {
+    this.#roomId = roomId;
+    this.#displayName = displayName;
     await this.#connected();
-    const joined = await request(this.socket, 'join', { roomId, displayName });
-    await this.#device.load({ routerRtpCapabilities: joined.routerRtpCapabilities as types.RtpCapabilities });
-    this.#recvTransport = this.#setUpTransport(await request(this.socket, 'createTransport', { direction: 'recv' }));
-    // mediasoup-client types codec parameters as `unknown`; the server validates them.
-    await request(this.socket, 'ready', { rtpCapabilities: this.#device.rtpCapabilities as RtpCapabilitiesPayload });
-    return { peerId: joined.peerId, peers: joined.peers };
+    await this.#enterRoom();
+    this.#joined = true;
   }
 
-  /** Publishes a local track; the session owns it from here and stops it on close. */
-  async publish(source: MediaSource, track: MediaStreamTrack): Promise<void> {
-    if (!this.#sendTransport) {
-      this.#sendTransport = this.#setUpTransport(await request(this.socket, 'createTransport', { direction: 'send' }));
-    }
-    const isCamera = source === 'camera';
-    const producer = await this.#sendTransport.produce({
-      track,
-      ...(isCamera ? { encodings: CAMERA_ENCODINGS, codecOptions: CAMERA_CODEC_OPTIONS } : {}),
-      ...(source === 'microphone' ? { codecOptions: MIC_CODEC_OPTIONS } : {}),
-      appData: { source },
-      stopTracks: true,
-    });
-    this.#producers.set(source, producer);
-    this.#tracks.set(`local:${source}`, track);
+  async setHandRaised(raised: boolean): Promise<void> {
+    await request(this.socket, 'setHandRaised', { raised });
+  }
+
+  async sendChat(text: string): Promise<ChatMessage> {
+    return request(this.socket, 'sendChat', { text });
   }
 
   async stats(): Promise<SessionStats> {
-    const result: SessionStats = { inbound: [], outbound: [] };
-    for (const { consumer, info } of this.#consumers.values()) {
-      (await consumer.getStats()).forEach((report: Record<string, number & string>) => {
-        if (report.type !== 'inbound-rtp') return;
-        result.inbound.push({
-          peerId: info.peerId,
-          source: info.source,
-          kind: info.kind,
-          bytesReceived: report.bytesReceived ?? 0,
-          framesDecoded: report.framesDecoded ?? 0,
-          frameWidth: report.frameWidth ?? 0,
-          frameHeight: report.frameHeight ?? 0,
-          packetsLost: report.packetsLost ?? 0,
-        });
-      });
-    }
-    for (const [source, producer] of this.#producers) {
-      (await producer.getStats()).forEach((report: Record<string, number & string>) => {
-        if (report.type !== 'outbound-rtp') return;
-        result.outbound.push({
-          source,
-          rid: report.rid,
-          bytesSent: report.bytesSent ?? 0,
-          frameWidth: report.frameWidth ?? 0,
-          frameHeight: report.frameHeight ?? 0,
-        });
-      });
-    }
-    return result;
+    const transports = {
+      ...(this.publisher.transport ? { send: this.publisher.transport } : {}),
+      ...(this.#recvTransport ? { recv: this.#recvTransport } : {}),
+    };
+    return collectStats(this.#consumers.values(), this.publisher.producers, transports);
   }
 
   async leave(): Promise<void> {
     if (this.#closed) return;
+    forgetCredentials(this.#roomId);
     if (this.socket.connected) {
-      // Best effort: the server also cleans up when the socket closes.
-      await request(this.socket, 'leave', {}).catch(() => undefined);
+      // Best effort: the server also removes us when the socket closes on purpose.
+      await request(this.socket, 'leave', {}).catch((error: unknown) => console.warn('leave was not acknowledged', error));
     }
     this.close();
   }
@@ -141,13 +136,90 @@ export class MediaSession {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#sendTransport?.close();
+    this.publisher.close();
     this.#recvTransport?.close();
-    for (const producer of this.#producers.values()) producer.track?.stop();
-    this.#producers.clear();
     this.#consumers.clear();
     this.#tracks.clear();
     this.socket.disconnect();
+  }
+
+  /** Joins, taking back this browser's previous place in the room when the server still holds it. */
+  async #enterRoom(): Promise<void> {
+    const credentials = loadCredentials(this.#roomId);
+    const transportIds = [this.publisher.transport?.id, this.#recvTransport?.id].filter((id): id is string => Boolean(id));
+    const reply = await request(this.socket, 'join', {
+      roomId: this.#roomId,
+      displayName: this.#displayName,
+      ...(credentials ? { resume: { ...credentials, transportIds } } : {}),
+    });
+    saveCredentials(this.#roomId, { peerId: reply.peerId, token: reply.resumeToken });
+    if (!reply.resumed) this.#forgetRemoteMedia();
+    if (!this.#device.loaded) {
+      await this.#device.load({ routerRtpCapabilities: reply.routerRtpCapabilities as types.RtpCapabilities });
+    }
+    this.listener.onRoomState(reply);
+
+    if (this.#recvTransport && reply.transportIds.includes(this.#recvTransport.id)) {
+      await restartIce(this.socket, this.#recvTransport);
+      this.#reconcileConsumers(reply.consumers);
+    } else {
+      this.#forgetRemoteMedia();
+      this.#recvTransport = createTransport(this.#device, this.socket, await request(this.socket, 'createTransport', { direction: 'recv' }));
+      await request(this.socket, 'ready', { rtpCapabilities: this.#device.rtpCapabilities as RtpCapabilitiesPayload });
+    }
+    if (this.#joined) await this.publisher.recover(reply.resumed ? reply.transportIds : []);
+  }
+
+  async #rejoin(): Promise<void> {
+    try {
+      await this.#enterRoom();
+      this.listener.onConnectionChange('connected');
+    } catch (error) {
+      console.warn('rejoining failed; trying again on the next connection', error);
+      this.socket.disconnect().connect();
+    }
+  }
+
+  /** Local receive state is stale (new identity, or the server lost our transport). */
+  #forgetRemoteMedia(): void {
+    for (const id of [...this.#consumers.keys()]) this.#removeConsumer(id);
+    this.#recvTransport?.close();
+    this.#recvTransport = undefined;
+  }
+
+  /** After a resume: drop consumers the server no longer has, add the ones we missed. */
+  #reconcileConsumers(serverConsumers: ConsumerInfo[]): void {
+    const kept = new Set(serverConsumers.map((c) => c.id));
+    for (const id of [...this.#consumers.keys()]) if (!kept.has(id)) this.#removeConsumer(id);
+    for (const info of serverConsumers) if (!this.#consumers.has(info.id)) this.#receive(info);
+  }
+
+  #receive(info: ConsumerInfo): void {
+    this.#addConsumer(info).catch((error: unknown) => console.error('cannot receive', info.source, error));
+  }
+
+  async #addConsumer(info: ConsumerInfo): Promise<void> {
+    if (!this.#recvTransport || this.#closed || this.#consumers.has(info.id)) return;
+    const consumer = await this.#recvTransport.consume({
+      id: info.id,
+      producerId: info.producerId,
+      kind: info.kind,
+      rtpParameters: info.rtpParameters as types.RtpParameters,
+    });
+    this.#consumers.set(info.id, { consumer, info });
+    this.#tracks.set(info.id, consumer.track);
+    this.listener.onTrack(info.peerId, info.source, info.id);
+    // The server created it paused so the first keyframe arrives after we are listening.
+    await request(this.socket, 'resumeConsumer', { consumerId: info.id });
+  }
+
+  #removeConsumer(consumerId: string): void {
+    const entry = this.#consumers.get(consumerId);
+    if (!entry) return;
+    entry.consumer.close();
+    this.#consumers.delete(consumerId);
+    this.#tracks.delete(consumerId);
+    this.listener.onTrackEnded(entry.info.peerId, entry.info.source);
   }
 
   /** Resolves once connected; rejects at the first failed attempt so the person is told at once. */
@@ -171,59 +243,5 @@ export class MediaSession {
       this.socket.on('connect', onConnect);
       this.socket.on('connect_error', unreachable);
     });
-  }
-
-  #setUpTransport(info: TransportInfo): types.Transport {
-    const options = {
-      id: info.id,
-      iceParameters: info.iceParameters,
-      iceCandidates: info.iceCandidates as types.IceCandidate[],
-      dtlsParameters: info.dtlsParameters as types.DtlsParameters,
-    };
-    const transport =
-      info.direction === 'send' ? this.#device.createSendTransport(options) : this.#device.createRecvTransport(options);
-    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-      request(this.socket, 'connectTransport', { transportId: transport.id, dtlsParameters })
-        .then(() => callback())
-        .catch(errback);
-    });
-    if (info.direction === 'send') {
-      transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
-        const source = appData.source as MediaSource;
-        request(this.socket, 'produce', {
-          transportId: transport.id,
-          kind,
-          source,
-          rtpParameters: rtpParameters as RtpParametersPayload,
-        })
-          .then(({ producerId }) => callback({ id: producerId }))
-          .catch(errback);
-      });
-    }
-    return transport;
-  }
-
-  async #addConsumer(info: ConsumerInfo): Promise<void> {
-    if (!this.#recvTransport || this.#closed) return;
-    const consumer = await this.#recvTransport.consume({
-      id: info.id,
-      producerId: info.producerId,
-      kind: info.kind,
-      rtpParameters: info.rtpParameters as types.RtpParameters,
-    });
-    this.#consumers.set(info.id, { consumer, info });
-    this.#tracks.set(info.id, consumer.track);
-    this.listener.onTrack(info.peerId, info.source, info.id);
-    // The server created it paused so the first keyframe arrives after we are listening.
-    await request(this.socket, 'resumeConsumer', { consumerId: info.id });
-  }
-
-  #removeConsumer(consumerId: string): void {
-    const entry = this.#consumers.get(consumerId);
-    if (!entry) return;
-    entry.consumer.close();
-    this.#consumers.delete(consumerId);
-    this.#tracks.delete(consumerId);
-    this.listener.onTrackEnded(entry.info.peerId, entry.info.source);
   }
 }

@@ -1,4 +1,4 @@
-import { CAMERA_CONSTRAINTS } from './simulcast.ts';
+import { cameraConstraints } from './simulcast.ts';
 
 export interface LocalMedia {
   camera?: MediaStreamTrack;
@@ -25,7 +25,7 @@ function explain(error: unknown, what: string): string {
 }
 
 /** Opens camera and microphone separately, so one refused device does not cost the other. */
-export async function openLocalMedia(want: { camera: boolean; microphone: boolean }): Promise<LocalMedia> {
+export async function openLocalMedia(want: { camera: boolean; microphone: boolean; cameraHeight?: number }): Promise<LocalMedia> {
   const media: LocalMedia = {};
   const problems: string[] = [];
   if (!navigator.mediaDevices?.getUserMedia) {
@@ -33,7 +33,7 @@ export async function openLocalMedia(want: { camera: boolean; microphone: boolea
   }
   if (want.camera) {
     try {
-      const stream = await navigator.mediaDevices.getUserMedia({ video: CAMERA_CONSTRAINTS });
+      const stream = await navigator.mediaDevices.getUserMedia({ video: cameraConstraints(want.cameraHeight) });
       media.camera = stream.getVideoTracks()[0];
     } catch (error) {
       problems.push(explain(error, 'camera'));

@@ -19,3 +19,19 @@ export const CAMERA_CONSTRAINTS: MediaTrackConstraints = {
   height: { ideal: 720 },
   frameRate: { ideal: 30, max: 30 },
 };
+
+/** Screen content: one high-quality layer; detail matters more than frame rate. */
+export const SCREEN_ENCODINGS: types.RtpEncodingParameters[] = [{ maxBitrate: 2_500_000, maxFramerate: 15 }];
+
+export const SCREEN_CONSTRAINTS: DisplayMediaStreamOptions = {
+  video: { frameRate: { ideal: 15, max: 30 } },
+  audio: true,
+};
+
+/** `?res=180` asks for a small camera picture (slow devices, crowd tests). */
+export function cameraConstraints(maxHeight?: number, deviceId?: string): MediaTrackConstraints {
+  const base = maxHeight
+    ? { width: { ideal: Math.round((maxHeight * 16) / 9) }, height: { ideal: maxHeight }, frameRate: { ideal: 15, max: 30 } }
+    : CAMERA_CONSTRAINTS;
+  return deviceId ? { ...base, deviceId: { exact: deviceId } } : base;
+}

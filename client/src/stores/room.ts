@@ -1,117 +1,196 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import type { MediaSource, PeerInfo, ProducerInfo } from '../../../shared/index.ts';
+import type { ChatMessage, JoinReply, MediaSource, PeerInfo } from '../../../shared/index.ts';
 import { MediaSession } from '../services/MediaSession.ts';
+import type { LocalSourceState } from '../services/Publisher.ts';
 import type { LocalMedia } from '../services/media-devices.ts';
 import { RequestError } from '../services/signaling.ts';
+import { useChatStore } from './chat.ts';
+
+export interface SourceState {
+  producerId?: string;
+  paused: boolean;
+}
 
 export interface Participant {
   id: string;
   displayName: string;
   isLocal: boolean;
-  /** Keys for `session.track(key)`; undefined while nothing is received for that source. */
+  /** Keys for `session.track(key)`; absent while nothing plays for that source. */
   tracks: Partial<Record<MediaSource, string>>;
-  /** What the participant publishes, known from producer announcements. */
-  publishing: Partial<Record<MediaSource, boolean>>;
+  /** What the participant publishes and whether it is paused (muted, camera off). */
+  media: Partial<Record<MediaSource, SourceState>>;
+  handRaisedAt: number | null;
+  /** mediasoup scores (0-10) of the sender's uplink and of our path from the server, per source. */
+  scores: Partial<Record<MediaSource, { score: number; producerScore: number }>>;
 }
 
-export type RoomStatus = 'idle' | 'joining' | 'joined' | 'left' | 'failed';
+export type RoomStatus = 'idle' | 'joining' | 'joined' | 'reconnecting' | 'left' | 'failed' | 'replaced';
 
-const FRIENDLY_ERRORS: Partial<Record<string, string>> = {
-  ROOM_FULL: 'This meeting is full.',
-  INVALID_PAYLOAD: 'The server refused the request:',
-  TIMEOUT: 'The server did not answer in time.',
-  DISCONNECTED: 'Not connected to the server.',
-};
+function participantFrom(peer: PeerInfo, previous?: Participant): Participant {
+  const media: Participant['media'] = {};
+  for (const producer of peer.producers) media[producer.source] = { producerId: producer.id, paused: producer.paused };
+  return {
+    id: peer.id,
+    displayName: peer.displayName,
+    isLocal: false,
+    tracks: previous?.tracks ?? {},
+    media,
+    handRaisedAt: peer.handRaisedAt,
+    scores: previous?.scores ?? {},
+  };
+}
 
 /** The meeting as the UI sees it: plain, serialisable data. Media objects stay in MediaSession. */
 export const useRoomStore = defineStore('room', () => {
+  const chat = useChatStore();
   const status = ref<RoomStatus>('idle');
   const error = ref<string>();
   const notice = ref<string>();
   const roomId = ref<string>();
   const localPeerId = ref<string>();
   const participants = ref<Participant[]>([]);
-  /** Not reactive inside: the session holds Device, transports and tracks. */
+  const activeSpeakerId = ref<string | null>(null);
+  /** The last speaker other than me: my own screen keeps showing them while I talk. */
+  const stageSpeakerId = ref<string | null>(null);
+  const speaking = ref<string[]>([]);
+  /** The browser refused to start audio without a click (autoplay policy). */
+  const audioBlocked = ref(false);
   const session = shallowRef<MediaSession>();
 
+  const local = computed(() => participants.value.find((p) => p.isLocal));
   const participantCount = computed(() => participants.value.length);
+  const micOn = computed(() => local.value?.media.microphone?.paused === false);
+  const cameraOn = computed(() => local.value?.media.camera?.paused === false);
+  const sharingScreen = computed(() => Boolean(local.value?.media.screen));
+  const handRaised = computed(() => local.value?.handRaisedAt != null);
 
   function find(peerId: string): Participant | undefined {
     return participants.value.find((p) => p.id === peerId);
   }
 
-  function addRemote(peer: PeerInfo): void {
-    if (find(peer.id)) return;
-    const publishing: Participant['publishing'] = {};
-    for (const producer of peer.producers) publishing[producer.source] = true;
-    participants.value.push({ id: peer.id, displayName: peer.displayName, isLocal: false, tracks: {}, publishing });
+  function onRoomState(reply: JoinReply): void {
+    const previous = new Map(participants.value.map((p) => [p.id, p]));
+    const mine = previous.get(reply.peerId) ?? local.value;
+    localPeerId.value = reply.peerId;
+    participants.value = [
+      {
+        id: reply.peerId,
+        displayName: reply.self.displayName,
+        isLocal: true,
+        tracks: mine?.tracks ?? {},
+        media: mine?.media ?? {},
+        handRaisedAt: reply.self.handRaisedAt,
+        scores: {},
+      },
+      ...reply.peers.map((peer) => participantFrom(peer, previous.get(peer.id))),
+    ];
+    activeSpeakerId.value = reply.activeSpeakerId;
+    if (reply.activeSpeakerId !== reply.peerId) stageSpeakerId.value = reply.activeSpeakerId;
+    speaking.value = reply.speakingPeerIds;
+    chat.replaceHistory(reply.chat);
   }
 
-  async function join(id: string, displayName: string, media: LocalMedia): Promise<void> {
+  function sourceOfProducer(participant: Participant, producerId: string): MediaSource | undefined {
+    return (Object.keys(participant.media) as MediaSource[]).find((s) => participant.media[s]?.producerId === producerId);
+  }
+
+  function createSession(): MediaSession {
+    return new MediaSession({
+      onRoomState,
+      onPeerJoined: (peer) => {
+        if (!find(peer.id)) participants.value.push(participantFrom(peer)); // newcomers at the end
+      },
+      onPeerLeft: (peerId) => {
+        participants.value = participants.value.filter((p) => p.id !== peerId);
+      },
+      onPeerUpdated: (peerId, handRaisedAt) => {
+        const participant = find(peerId);
+        if (participant) participant.handRaisedAt = handRaisedAt;
+      },
+      onProducer: (producer) => {
+        const participant = find(producer.peerId);
+        if (participant) participant.media[producer.source] = { producerId: producer.id, paused: producer.paused };
+      },
+      onProducerPaused: (peerId, producerId, paused) => {
+        const participant = find(peerId);
+        const source = participant && sourceOfProducer(participant, producerId);
+        if (participant && source) participant.media[source] = { producerId, paused };
+      },
+      onProducerClosed: (peerId, producerId) => {
+        const participant = find(peerId);
+        const source = participant && sourceOfProducer(participant, producerId);
+        if (participant && source) delete participant.media[source];
+      },
+      onTrack: (peerId, source, key) => {
+        const participant = find(peerId);
+        if (participant) participant.tracks[source] = key;
+      },
+      onTrackEnded: (peerId, source) => {
+        const participant = find(peerId);
+        if (participant) delete participant.tracks[source];
+      },
+      onLocalSource: (source: MediaSource, state: LocalSourceState | undefined) => {
+        const me = local.value;
+        if (!me) return;
+        if (state) me.media[source] = { paused: state.paused };
+        else delete me.media[source];
+        if (state?.trackKey) me.tracks[source] = state.trackKey;
+        else delete me.tracks[source];
+      },
+      onConsumerScore: (peerId, source, score, producerScore) => {
+        const participant = find(peerId);
+        if (participant) participant.scores[source] = { score, producerScore };
+      },
+      onChat: (message: ChatMessage) => chat.add(message),
+      onActiveSpeaker: (peerId) => {
+        activeSpeakerId.value = peerId;
+        if (peerId && peerId !== localPeerId.value) stageSpeakerId.value = peerId;
+      },
+      onSpeaking: (peerIds) => {
+        speaking.value = peerIds;
+      },
+      onConnectionChange: (state) => {
+        if (status.value === 'joined' || status.value === 'reconnecting') {
+          status.value = state === 'connected' ? 'joined' : 'reconnecting';
+        }
+      },
+      onRoomClosed: (reason) => {
+        fail(reason === 'shutdown' ? 'The server is restarting. Rejoin in a moment.' : 'The meeting ended unexpectedly on the server.');
+      },
+      onReplaced: () => {
+        session.value = undefined;
+        status.value = 'replaced';
+      },
+    });
+  }
+
+  function fail(message: string): void {
+    session.value?.close();
+    session.value = undefined;
+    status.value = 'failed';
+    error.value = message;
+  }
+
+  async function join(id: string, displayName: string, media: LocalMedia, options: { cameraHeight?: number } = {}): Promise<void> {
     if (session.value) return;
     status.value = 'joining';
     error.value = undefined;
     roomId.value = id;
     notice.value = media.problem;
-    const current = new MediaSession({
-      onPeerJoined: addRemote,
-      onPeerLeft: (peerId) => {
-        participants.value = participants.value.filter((p) => p.id !== peerId);
-      },
-      onTrack: (peerId, source, key) => {
-        const participant = find(peerId);
-        if (participant) participant.tracks = { ...participant.tracks, [source]: key };
-      },
-      onTrackEnded: (peerId, source) => {
-        const participant = find(peerId);
-        if (!participant) return;
-        const { [source]: _gone, ...rest } = participant.tracks;
-        participant.tracks = rest;
-      },
-      onProducer: (producer: ProducerInfo) => {
-        const participant = find(producer.peerId);
-        if (participant) participant.publishing = { ...participant.publishing, [producer.source]: true };
-      },
-      onProducerClosed: () => undefined,
-      onConnectionChange: (state) => {
-        if (state !== 'disconnected' || status.value !== 'joined') return;
-        // The server has already removed us; rejoining is the way back for now.
-        status.value = 'failed';
-        error.value = 'Lost the connection to the server.';
-        current.close();
-        session.value = undefined;
-      },
-      onRoomClosed: (reason) => {
-        status.value = 'failed';
-        error.value = reason === 'shutdown' ? 'The server is restarting. Rejoin in a moment.' : 'The meeting ended unexpectedly on the server.';
-      },
-    });
+    chat.reset();
+    const current = createSession();
+    current.publisher.setCameraHeight(options.cameraHeight);
     session.value = current;
     try {
-      const joined = await current.join(id, displayName);
-      localPeerId.value = joined.peerId;
-      participants.value = [
-        { id: joined.peerId, displayName, isLocal: true, tracks: {}, publishing: {} },
-      ];
-      joined.peers.forEach(addRemote);
-      const local = participants.value[0]!;
-      for (const source of ['camera', 'microphone'] as const) {
+      await current.join(id, displayName);
+      for (const source of ['microphone', 'camera'] as const) {
         const track = media[source];
-        if (!track) continue;
-        await current.publish(source, track);
-        local.tracks = { ...local.tracks, [source]: `local:${source}` };
-        local.publishing = { ...local.publishing, [source]: true };
+        if (track) await current.publisher.publish(source, track);
       }
       status.value = 'joined';
     } catch (cause) {
-      current.close();
-      session.value = undefined;
-      status.value = 'failed';
-      error.value =
-        cause instanceof RequestError
-          ? `${FRIENDLY_ERRORS[cause.code] ?? 'Could not join:'} ${cause.message}`.trim()
-          : (cause as Error).message;
+      fail(cause instanceof RequestError ? `Could not join: ${cause.message}` : (cause as Error).message);
     }
   }
 
@@ -122,5 +201,41 @@ export const useRoomStore = defineStore('room', () => {
     status.value = 'left';
   }
 
-  return { status, error, notice, roomId, localPeerId, participants, participantCount, session, join, leave };
+  /** Runs a control action; a failure becomes a visible notice instead of an unhandled rejection. */
+  async function control(what: string, action: (s: MediaSession) => Promise<unknown>): Promise<void> {
+    const current = session.value;
+    if (!current) return;
+    try {
+      await action(current);
+    } catch (cause) {
+      notice.value = `Could not ${what}: ${(cause as Error).message}`;
+    }
+  }
+
+  const toggleMic = () =>
+    control('change the microphone', async (s) => {
+      if (!local.value?.media.microphone) {
+        const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+        return s.publisher.publish('microphone', stream.getAudioTracks()[0]!);
+      }
+      return s.publisher.setPaused('microphone', micOn.value);
+    });
+  const toggleCamera = () => control('change the camera', (s) => s.publisher.setCameraEnabled(!cameraOn.value));
+  const toggleScreenShare = () =>
+    control('share the screen', (s) => (sharingScreen.value ? s.publisher.stopScreenShare() : s.publisher.startScreenShare()));
+  const toggleHand = () =>
+    control('raise the hand', async (s) => {
+      const raise = !handRaised.value;
+      await s.setHandRaised(raise);
+      if (local.value) local.value.handRaisedAt = raise ? Date.now() : null;
+    });
+  const switchDevice = (kind: 'camera' | 'microphone', deviceId: string) =>
+    control(`switch the ${kind}`, (s) => s.publisher.switchDevice(kind, deviceId));
+  const sendChat = (text: string) => control('send the message', async (s) => chat.add(await s.sendChat(text)));
+
+  return {
+    status, error, notice, roomId, localPeerId, participants, activeSpeakerId, stageSpeakerId, speaking, audioBlocked, session,
+    local, participantCount, micOn, cameraOn, sharingScreen, handRaised,
+    join, leave, toggleMic, toggleCamera, toggleScreenShare, toggleHand, switchDevice, sendChat,
+  };
 });
