@@ -36,6 +36,11 @@ export const configSchema = z
     }).prefault({}),
     workers: z.object({
       count: z.coerce.number().int().min(1).max(256).default(Math.max(1, os.availableParallelism())),
+      /**
+       * Consumers a worker takes for one room before the room grows onto another worker
+       * (pipeToRouter). mediasoup's guidance is ~500 consumers per core.
+       */
+      consumerBudget: z.coerce.number().int().min(1).max(100_000).default(500),
       logLevel: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
     }).prefault({}),
     media: z.object({
@@ -46,6 +51,25 @@ export const configSchema = z
       initialOutgoingBitrate: bitrate.default(1_000_000),
       /** Upper bound of what the server sends to one peer (bps). */
       maxOutgoingBitrate: bitrate.default(6_000_000),
+      /** Camera simulcast layers, lowest first: size divisor and bitrate cap of each. */
+      simulcast: z
+        .array(z.object({ scaleResolutionDownBy: z.number().min(1).max(16), maxBitrate: bitrate }))
+        .min(1)
+        .max(3)
+        .default([
+          { scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+          { scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+          { scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+        ]),
+      screenMaxBitrate: bitrate.default(2_500_000),
+      /** Opus discontinuous transmission (silence costs ~nothing) and in-band forward error correction. */
+      opusDtx: boolFromEnv.default(true),
+      opusFec: boolFromEnv.default(true),
+    }).prefault({}),
+    client: z.object({
+      /** Most video tiles on one grid page; people beyond it cost no video bandwidth. */
+      gridPageSize: z.coerce.number().int().min(1).max(100).default(25),
+      gridPageSizePhone: z.coerce.number().int().min(1).max(100).default(9),
     }).prefault({}),
     rooms: z.object({
       maxPeersPerRoom: z.coerce.number().int().min(1).max(10_000).default(100),

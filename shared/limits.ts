@@ -13,4 +13,5 @@ export const LIMITS = {
   shortString: 128,
   idMaxLength: 64,
   chatMessageMaxLength: 2000,
+  maxConsumerUpdates: 200,
 } as const;

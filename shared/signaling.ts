@@ -61,6 +61,25 @@ export const requestSchemas = {
   sendChat: z.strictObject({ text: chatTextSchema }),
   /** New ICE credentials for a transport whose connectivity broke (network change, blip). */
   restartIce: z.strictObject({ transportId: entityId }),
+  /**
+   * What this client shows of each video it receives: hidden (paused: no bandwidth) or the simulcast
+   * layer its tile size needs. Sent in batches when tiles scroll, resize or change page.
+   */
+  updateConsumers: z.strictObject({
+    updates: z
+      .array(
+        z.strictObject({
+          consumerId: entityId,
+          paused: z.boolean(),
+          spatialLayer: z.number().int().min(0).max(LIMITS.maxEncodings - 1).optional(),
+          temporalLayer: z.number().int().min(0).max(3).optional(),
+          /** Higher gets bandwidth first when the downlink is short (1-255). */
+          priority: z.number().int().min(1).max(255).optional(),
+        }),
+      )
+      .min(1)
+      .max(LIMITS.maxConsumerUpdates),
+  }),
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -127,8 +146,19 @@ export interface ConsumerInfo {
   producerPaused: boolean;
 }
 
+/** Media settings the server's operator chose; the client encodes with them. */
+export interface ClientSettings {
+  /** Camera simulcast layers, lowest first. */
+  simulcast: Array<{ scaleResolutionDownBy: number; maxBitrate: number }>;
+  screenMaxBitrate: number;
+  opus: { dtx: boolean; fec: boolean };
+  /** Most video tiles on one grid page (desktop, phone). */
+  gridPageSize: { desktop: number; phone: number };
+}
+
 export interface JoinReply {
   peerId: string;
+  settings: ClientSettings;
   roomId: string;
   /** Keep it private: with the peer id it takes this place back within the grace period. */
   resumeToken: string;
@@ -160,6 +190,7 @@ export interface ReplyData {
   setHandRaised: Record<string, never>;
   sendChat: ChatMessage;
   restartIce: { iceParameters: IceParameters };
+  updateConsumers: Record<string, never>;
 }
 
 export type Ack<N extends RequestName> = (reply: Reply<ReplyData[N]>) => void;
@@ -187,6 +218,11 @@ export interface ServerToClientEvents {
   speaking: (event: { peerIds: string[] }) => void;
   /** mediasoup's 0-10 quality scores: the sender's uplink (producerScore) and this receiver's path (score). */
   consumerScore: (event: { consumerId: string; score: number; producerScore: number }) => void;
+  /**
+   * Dynacast: the highest simulcast layer anyone receives of this producer; -1 when nobody watches.
+   * The publisher stops encoding the layers above it and resumes them when asked again.
+   */
+  producerLayers: (event: { producerId: string; maxSpatialLayer: number }) => void;
   /** Another tab or device took over this identity; this connection is no longer in the room. */
   sessionReplaced: (event: Record<string, never>) => void;
 }

@@ -19,6 +19,8 @@ interface PooledWorker {
 }
 
 type WorkerPoolEvents = { workerDied: [index: number, error: Error] };
+export type RouterAppData = { workerIndex: number };
+export type PooledRouter = types.Router<RouterAppData>;
 
 /**
  * Owns the mediasoup workers (one process each, one CPU core each). Counts what lives on every worker
@@ -59,10 +61,25 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     return this.#slots.map((slot) => ({ ...slot.load }));
   }
 
-  /** A router on the worker doing the least media work (consumers weigh most: they are what is forwarded). */
-  async createRouter(mediaCodecs: types.RtpCodecCapability[]): Promise<types.Router> {
-    const slot = this.#leastLoaded();
-    return slot.worker.createRouter({ mediaCodecs });
+  /**
+   * A router on the given worker, or else on the worker doing the least media work (consumers weigh
+   * most: they are what is forwarded). Its appData says which worker it lives on.
+   */
+  async createRouter(mediaCodecs: types.RtpCodecCapability[], workerIndex?: number): Promise<PooledRouter> {
+    const slot = workerIndex === undefined ? this.#leastLoaded() : this.#slots[workerIndex];
+    if (!slot) throw new Error(`no worker ${workerIndex}`);
+    return slot.worker.createRouter<RouterAppData>({ mediaCodecs, appData: { workerIndex: slot.load.index } });
+  }
+
+  /** The worker with the fewest consumers, other than those listed. */
+  leastLoadedIndex(excluding: number[] = []): number | undefined {
+    const candidates = this.#slots.filter((slot) => !excluding.includes(slot.load.index));
+    if (candidates.length === 0) return undefined;
+    return candidates.reduce((a, b) => (b.load.consumers < a.load.consumers ? b : a)).load.index;
+  }
+
+  consumersOn(workerIndex: number): number {
+    return this.#slots[workerIndex]?.load.consumers ?? 0;
   }
 
   /** Real per-worker state from the worker processes themselves. */

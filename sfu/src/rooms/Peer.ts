@@ -2,6 +2,7 @@ import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { MediaSource, PeerInfo, ProducerInfo, ServerToClientEvents } from '../../../shared/index.ts';
 import { SignalingError } from '../errors.ts';
+import type { PooledRouter } from '../media/WorkerPool.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
 
 export type Direction = 'send' | 'recv';
@@ -52,6 +53,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   constructor(
     readonly displayName: string,
     attachment: Attachment,
+    /** The router (so the worker) this peer's transports live on. */
+    readonly router: PooledRouter,
   ) {
     super();
     this.#attachment = attachment;

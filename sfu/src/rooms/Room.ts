@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { types } from 'mediasoup';
 import type {
   ChatMessage,
   JoinReply,
@@ -12,8 +11,10 @@ import type { Config } from '../../../config/index.ts';
 import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
+import { Dynacast } from './Dynacast.ts';
 import { type Attachment, Peer, type PeerProducer, producerInfo } from './Peer.ts';
 import { type ProduceRequest, RoomMedia, consumerInfo } from './RoomMedia.ts';
+import type { RoomRouters } from './RoomRouters.ts';
 import type { SpeakerDetector } from './SpeakerDetector.ts';
 
 type RoomEvents = { close: [] };
@@ -27,19 +28,21 @@ type ResumeRequest = NonNullable<RequestPayload<'join'>['resume']>;
 export class Room extends TypedEmitter<RoomEvents> {
   readonly peers = new Map<string, Peer>();
   readonly media: RoomMedia;
+  readonly #dynacast: Dynacast;
   readonly #chat: ChatMessage[] = [];
   #closed = false;
 
   constructor(
     readonly id: string,
-    readonly router: types.Router,
+    readonly routers: RoomRouters,
     readonly speakers: SpeakerDetector,
     private readonly config: Config,
     private readonly logger: Logger,
   ) {
     super();
-    this.media = new RoomMedia(router, () => this.peers.values(), config, logger);
-    router.observer.once('close', () => this.close('worker-died'));
+    this.#dynacast = new Dynacast(() => this.peers.values());
+    this.media = new RoomMedia(routers, this.peers, this.#dynacast, config, logger);
+    routers.main.observer.once('close', () => this.close('worker-died'));
     speakers.on('activeSpeaker', (peerId) => this.#broadcast(undefined, 'activeSpeaker', { peerId }));
     speakers.on('speaking', (peerIds) => this.#broadcast(undefined, 'speaking', { peerIds }));
   }
@@ -48,20 +51,27 @@ export class Room extends TypedEmitter<RoomEvents> {
     return this.#closed;
   }
 
-  addPeer(displayName: string, attachment: Attachment): Peer {
-    if (this.#closed) throw new Error(`room ${this.id} is closed`);
-    if (this.peers.size >= this.config.rooms.maxPeersPerRoom) {
-      throw new SignalingError('ROOM_FULL', `room is full (${this.config.rooms.maxPeersPerRoom} participants)`);
-    }
-    const peer = new Peer(displayName, attachment);
+  async addPeer(displayName: string, attachment: Attachment): Promise<Peer> {
+    this.#checkCapacity();
+    const router = await this.routers.routerForNewPeer();
+    this.#checkCapacity(); // others may have joined while a router was being made
+    const peer = new Peer(displayName, attachment, router);
     this.peers.set(peer.id, peer);
     peer.on('producerClosed', (producer) => {
+      this.#dynacast.forget(producer.id);
       if (producer.appData.source === 'microphone') this.speakers.silence(peer.id);
       this.#broadcast(peer, 'producerClosed', { producerId: producer.id, peerId: peer.id });
     });
     this.#broadcast(peer, 'peerJoined', { peer: peer.info() });
     this.logger.info({ peerId: peer.id, peers: this.peers.size }, 'peer joined');
     return peer;
+  }
+
+  #checkCapacity(): void {
+    if (this.#closed) throw new SignalingError('NOT_JOINED', 'the meeting has just ended');
+    if (this.peers.size >= this.config.rooms.maxPeersPerRoom) {
+      throw new SignalingError('ROOM_FULL', `room is full (${this.config.rooms.maxPeersPerRoom} participants)`);
+    }
   }
 
   /**
@@ -110,13 +120,20 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   joinReply(peer: Peer, resumed: boolean): JoinReply {
+    const { media, client } = this.config;
     return {
       peerId: peer.id,
       roomId: this.id,
+      settings: {
+        simulcast: media.simulcast,
+        screenMaxBitrate: media.screenMaxBitrate,
+        opus: { dtx: media.opusDtx, fec: media.opusFec },
+        gridPageSize: { desktop: client.gridPageSize, phone: client.gridPageSizePhone },
+      },
       resumeToken: peer.resumeToken,
       resumed,
       self: peer.info(),
-      routerRtpCapabilities: this.router.rtpCapabilities as JoinReply['routerRtpCapabilities'],
+      routerRtpCapabilities: this.routers.main.rtpCapabilities as JoinReply['routerRtpCapabilities'],
       peers: this.otherPeers(peer),
       transportIds: [...peer.transports.keys()],
       consumers: [...peer.consumers.values()].map(consumerInfo),
@@ -128,7 +145,11 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   async produce(peer: Peer, request: ProduceRequest): Promise<PeerProducer> {
     const producer = await this.media.produce(peer, request);
-    if (request.source === 'microphone') await this.speakers.addMicrophone(producer);
+    if (request.source === 'microphone') {
+      // Speaker detection runs on the main router: microphones from other workers are piped there.
+      await this.routers.ensureProducerOn(producer.id, peer.router, this.routers.main);
+      await this.speakers.addMicrophone(producer);
+    }
     this.#broadcast(peer, 'producerAdded', { producer: producerInfo(producer) });
     this.media.fanOut(producer);
     return producer;
@@ -168,7 +189,8 @@ export class Room extends TypedEmitter<RoomEvents> {
     }
     this.peers.clear();
     this.speakers.close();
-    this.router.close();
+    this.#dynacast.close();
+    this.routers.close();
     this.logger.info({ reason: reason ?? 'empty' }, 'room closed');
     this.emit('close');
   }

@@ -4,6 +4,7 @@ import {
   type IceParameters,
   type MediaKind,
   type MediaSource,
+  type RequestPayload,
   type RtpParametersPayload,
   type TransportInfo,
   kindOfSource,
@@ -11,6 +12,8 @@ import {
 import type { Config } from '../../../config/index.ts';
 import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { Dynacast } from './Dynacast.ts';
+import type { RoomRouters } from './RoomRouters.ts';
 import type {
   ConsumerAppData,
   Direction,
@@ -22,6 +25,8 @@ import type {
   TransportAppData,
 } from './Peer.ts';
 
+export type ConsumerUpdate = RequestPayload<'updateConsumers'>['updates'][number];
+
 export interface ProduceRequest {
   transportId: string;
   kind: MediaKind;
@@ -30,16 +35,18 @@ export interface ProduceRequest {
 }
 
 /**
- * Media routing inside one room's router: transports, producers and consumers of its peers.
- * Every producer is consumed by every other ready peer; consumers start paused until their client
- * resumes them, so the first keyframe is never sent before the client is listening.
+ * Media routing among one room's peers, across the room's routers: transports, producers and
+ * consumers. Every producer is consumed by every other ready peer; consumers start paused until their
+ * client resumes them (so the first keyframe is never sent before the client listens), and each
+ * client then says which videos it shows and at what size.
  */
 export class RoomMedia {
   readonly #connectedTransports = new WeakSet<PeerTransport>();
 
   constructor(
-    readonly router: types.Router,
-    private readonly peers: () => Iterable<Peer>,
+    private readonly routers: RoomRouters,
+    private readonly peers: ReadonlyMap<string, Peer>,
+    private readonly dynacast: Dynacast,
     private readonly config: Config,
     private readonly logger: Logger,
   ) {}
@@ -49,7 +56,7 @@ export class RoomMedia {
       throw new SignalingError('TRANSPORT_LIMIT', `this peer already has a ${direction} transport`);
     }
     const { rtc, media } = this.config;
-    const transport = await this.router.createWebRtcTransport<TransportAppData>({
+    const transport = await peer.router.createWebRtcTransport<TransportAppData>({
       listenIps: [{ ip: rtc.listenIp, ...(rtc.announcedIp ? { announcedIp: rtc.announcedIp } : {}) }],
       enableUdp: true,
       enableTcp: rtc.enableTcp,
@@ -125,7 +132,8 @@ export class RoomMedia {
 
   /** Subscribes every other ready peer to a new producer. */
   fanOut(producer: PeerProducer): void {
-    for (const other of this.peers()) {
+    this.dynacast.touch(producer.id); // nobody may be watching yet
+    for (const other of this.peers.values()) {
       if (other.id !== producer.appData.peerId && other.rtpCapabilities) void this.#consumeAndNotify(other, producer);
     }
   }
@@ -140,7 +148,7 @@ export class RoomMedia {
   /** Marks the peer able to receive and subscribes it to everything already published. */
   async setReady(peer: Peer, rtpCapabilities: types.RtpCapabilities): Promise<number> {
     if (!peer.transportFor('recv')) throw new SignalingError('NOT_READY', 'create a recv transport first');
-    const ours = new Set(this.router.rtpCapabilities.codecs?.map((codec) => codec.mimeType.toLowerCase()));
+    const ours = new Set(this.routers.main.rtpCapabilities.codecs?.map((codec) => codec.mimeType.toLowerCase()));
     const common = rtpCapabilities.codecs?.filter(
       (codec) => ours.has(codec.mimeType.toLowerCase()) && !codec.mimeType.toLowerCase().endsWith('/rtx'),
     );
@@ -165,17 +173,44 @@ export class RoomMedia {
   }
 
   async resumeConsumer(peer: Peer, consumerId: string): Promise<void> {
-    await peer.ownConsumer(consumerId).resume();
+    const consumer = peer.ownConsumer(consumerId);
+    await consumer.resume();
+    this.dynacast.touch(consumer.producerId);
+  }
+
+  /**
+   * Applies what the client shows of each video: hidden ones are paused (no bandwidth), shown ones get
+   * the layer their size needs. All updates are checked before any is applied. Audio is never paused
+   * this way: a person off-screen is still heard.
+   */
+  async updateConsumers(peer: Peer, updates: ConsumerUpdate[]): Promise<void> {
+    const targets = updates.map((update) => ({ update, consumer: peer.ownConsumer(update.consumerId) }));
+    const audio = targets.find(({ update, consumer }) => consumer.kind === 'audio' && update.paused);
+    if (audio) throw new SignalingError('INVALID_PAYLOAD', `audio consumer ${audio.consumer.id} cannot be paused by view updates`);
+    for (const { update, consumer } of targets) {
+      if (update.paused !== consumer.paused) await (update.paused ? consumer.pause() : consumer.resume());
+      if (update.spatialLayer !== undefined && (consumer.type === 'simulcast' || consumer.type === 'svc')) {
+        await consumer.setPreferredLayers({
+          spatialLayer: update.spatialLayer,
+          ...(update.temporalLayer !== undefined ? { temporalLayer: update.temporalLayer } : {}),
+        });
+      }
+      if (update.priority !== undefined) await consumer.setPriority(update.priority);
+      this.dynacast.touch(consumer.producerId);
+    }
   }
 
   #producersOfOthers(peer: Peer): PeerProducer[] {
-    return [...this.peers()].filter((other) => other !== peer).flatMap((other) => [...other.producers.values()]);
+    return [...this.peers.values()].filter((other) => other !== peer).flatMap((other) => [...other.producers.values()]);
   }
 
   async #createConsumer(peer: Peer, producer: PeerProducer): Promise<PeerConsumer> {
     const transport = peer.transportFor('recv');
     if (!transport || !peer.rtpCapabilities) throw new SignalingError('NOT_READY', 'no recv transport');
-    if (!this.router.canConsume({ producerId: producer.id, rtpCapabilities: peer.rtpCapabilities })) {
+    const owner = this.peers.get(producer.appData.peerId);
+    if (!owner) throw new SignalingError('PRODUCER_NOT_FOUND', 'the producer has left');
+    await this.routers.ensureProducerOn(producer.id, owner.router, peer.router);
+    if (!peer.router.canConsume({ producerId: producer.id, rtpCapabilities: peer.rtpCapabilities })) {
       throw new SignalingError('CANNOT_CONSUME', 'your RTP capabilities cannot receive this producer');
     }
     const consumer = await transport.consume<ConsumerAppData>({
@@ -189,6 +224,8 @@ export class RoomMedia {
       throw new SignalingError('NOT_JOINED', 'left the room');
     }
     peer.addConsumer(consumer);
+    this.dynacast.touch(producer.id);
+    consumer.observer.once('close', () => this.dynacast.touch(producer.id));
     consumer.on('score', ({ score, producerScore }) =>
       peer.notify('consumerScore', { consumerId: consumer.id, score, producerScore }),
     );

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.ts';
 import { routerMediaCodecs } from '../media/codecs.ts';
 import type { WorkerPool } from '../media/WorkerPool.ts';
 import { Room } from './Room.ts';
+import { RoomRouters } from './RoomRouters.ts';
 import { SpeakerDetector } from './SpeakerDetector.ts';
 
 /**
@@ -47,9 +48,12 @@ export class RoomRegistry {
   }
 
   async #create(roomId: string): Promise<Room> {
-    const router = await this.pool.createRouter(routerMediaCodecs(this.config.media));
-    const speakers = await SpeakerDetector.create(router, this.config.speakers);
-    const room = new Room(roomId, router, speakers, this.config, this.logger.child({ roomId }));
+    const codecs = routerMediaCodecs(this.config.media);
+    const logger = this.logger.child({ roomId });
+    const main = await this.pool.createRouter(codecs);
+    const routers = new RoomRouters(main, this.pool, codecs, this.config.workers.consumerBudget, logger);
+    const speakers = await SpeakerDetector.create(main, this.config.speakers);
+    const room = new Room(roomId, routers, speakers, this.config, logger);
     this.#rooms.set(roomId, room);
     room.once('close', () => {
       if (this.#rooms.get(roomId) === room) this.#rooms.delete(roomId);

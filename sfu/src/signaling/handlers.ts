@@ -57,7 +57,12 @@ export const handlers: { [N in RequestName]: Handler<N> } = {
     }
     const attachment = attachmentFor(ctx);
     const resumed = resume ? room.resumePeer(resume, attachment) : undefined;
-    const peer = resumed ?? room.addPeer(displayName, attachment);
+    const peer = resumed ?? (await room.addPeer(displayName, attachment));
+    if (!ctx.isConnected()) {
+      // The socket went away while the router was being chosen: do not leave a ghost behind.
+      room.removePeer(peer);
+      throw new SignalingError('NOT_JOINED', 'disconnected while joining');
+    }
     bind(ctx, room, peer);
     return room.joinReply(peer, resumed !== undefined);
   },
@@ -110,6 +115,12 @@ export const handlers: { [N in RequestName]: Handler<N> } = {
   async resumeConsumer(ctx, { consumerId }) {
     const { room, peer } = joined(ctx);
     await room.media.resumeConsumer(peer, consumerId);
+    return EMPTY;
+  },
+
+  async updateConsumers(ctx, { updates }) {
+    const { room, peer } = joined(ctx);
+    await room.media.updateConsumers(peer, updates);
     return EMPTY;
   },
 
