@@ -11,5 +11,6 @@ interface Window {
     status(): string;
     peerId(): string | undefined;
     socketId(): string | undefined;
+    cameraLayersActive(): boolean[];
   };
 }

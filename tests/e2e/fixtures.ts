@@ -4,11 +4,16 @@ import { type TestServer, startTestServer } from '../helpers/server.ts';
 
 export { expect };
 
+/** A server serving the built client, with config overrides for tests that need their own. */
+export function startAppServer(overrides: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
+  return startTestServer({ http: { host: '127.0.0.1', port: 0, staticDir: path.resolve('client/dist') }, ...overrides });
+}
+
 /** A real Roundtable server per Playwright worker, serving the built client on a free port. */
 export const test = base.extend<object, { sfu: TestServer }>({
   sfu: [
     async ({}, use) => {
-      const sfu = await startTestServer({ http: { host: '127.0.0.1', port: 0, staticDir: path.resolve('client/dist') } });
+      const sfu = await startAppServer();
       await use(sfu);
       await sfu.close();
     },
@@ -25,6 +30,14 @@ export async function peerIdOf(page: Page): Promise<string> {
   const id = await page.evaluate(() => window.roundtable?.peerId());
   if (!id) throw new Error('page has not joined');
   return id;
+}
+
+/** The widest frame the page is decoding from one peer's camera (0 when none). */
+export async function frameWidthFrom(page: Page, peerId: string): Promise<number> {
+  return page.evaluate(async (peerId) => {
+    const stats = await window.roundtable?.stats();
+    return Math.max(0, ...(stats?.inbound ?? []).filter((s) => s.peerId === peerId && s.source === 'camera').map((s) => s.frameWidth));
+  }, peerId);
 }
 
 /** Frames decoded so far from one peer's source, as the page's own getStats() counts them. */

@@ -1,19 +1,22 @@
 import { Device, type types } from 'mediasoup-client';
-import type {
-  ChatMessage,
-  ConsumerInfo,
-  JoinReply,
-  MediaSource,
-  PeerInfo,
-  ProducerInfo,
-  RoomCloseReason,
-  RtpCapabilitiesPayload,
+import {
+  type ChatMessage,
+  type ClientSettings,
+  type ConsumerInfo,
+  type JoinReply,
+  LIMITS,
+  type MediaSource,
+  type PeerInfo,
+  type ProducerInfo,
+  type RoomCloseReason,
+  type RtpCapabilitiesPayload,
 } from '../../../shared/index.ts';
 import { forgetCredentials, loadCredentials, saveCredentials } from './credentials.ts';
 import { type LocalSourceState, Publisher } from './Publisher.ts';
 import { type SessionStats, collectStats } from './session-stats.ts';
 import { type SignalingSocket, connectSignaling, request } from './signaling.ts';
 import { createTransport, restartIce } from './transport.ts';
+import { ViewTracker } from './ViewTracker.ts';
 
 export type { SessionStats } from './session-stats.ts';
 
@@ -56,6 +59,9 @@ export class MediaSession {
   readonly #consumers = new Map<string, { consumer: types.Consumer; info: ConsumerInfo }>();
   readonly #tracks = new Map<string, MediaStreamTrack>();
   readonly publisher: Publisher;
+  /** Which received videos are on screen, and how big: drives pausing and layer choice. */
+  readonly views: ViewTracker;
+  #settings: ClientSettings | undefined;
   #roomId = '';
   #displayName = '';
   #joined = false;
@@ -63,8 +69,13 @@ export class MediaSession {
 
   constructor(private readonly listener: SessionListener) {
     this.socket = connectSignaling();
-    this.publisher = new Publisher(() => this.socket, () => this.#device, this.#tracks, {
+    this.publisher = new Publisher(() => this.socket, () => this.#device, () => this.#settings, this.#tracks, {
       onLocalSource: (source, state) => listener.onLocalSource(source, state),
+    });
+    this.views = new ViewTracker(async (updates) => {
+      for (let i = 0; i < updates.length; i += LIMITS.maxConsumerUpdates) {
+        await request(this.socket, 'updateConsumers', { updates: updates.slice(i, i + LIMITS.maxConsumerUpdates) });
+      }
     });
     const on = this.socket.on.bind(this.socket);
     on('peerJoined', ({ peer }) => listener.onPeerJoined(peer));
@@ -78,6 +89,9 @@ export class MediaSession {
     on('consumerScore', ({ consumerId, score, producerScore }) => {
       const entry = this.#consumers.get(consumerId);
       if (entry) listener.onConsumerScore(entry.info.peerId, entry.info.source, score, producerScore);
+    });
+    on('producerLayers', ({ producerId, maxSpatialLayer }) => {
+      this.publisher.limitLayers(producerId, maxSpatialLayer).catch((error: unknown) => console.warn('dynacast failed', error));
     });
     on('chatMessage', (message) => listener.onChat(message));
     on('activeSpeaker', ({ peerId }) => listener.onActiveSpeaker(peerId));
@@ -97,6 +111,10 @@ export class MediaSession {
 
   track(key: string): MediaStreamTrack | undefined {
     return this.#tracks.get(key);
+  }
+
+  get settings(): ClientSettings | undefined {
+    return this.#settings;
   }
 
   async join(roomId: string, displayName: string): Promise<void> {
@@ -136,6 +154,7 @@ export class MediaSession {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.views.close();
     this.publisher.close();
     this.#recvTransport?.close();
     this.#consumers.clear();
@@ -153,6 +172,7 @@ export class MediaSession {
       ...(credentials ? { resume: { ...credentials, transportIds } } : {}),
     });
     saveCredentials(this.#roomId, { peerId: reply.peerId, token: reply.resumeToken });
+    this.#settings = reply.settings;
     if (!reply.resumed) this.#forgetRemoteMedia();
     if (!this.#device.loaded) {
       await this.#device.load({ routerRtpCapabilities: reply.routerRtpCapabilities as types.RtpCapabilities });
@@ -209,14 +229,17 @@ export class MediaSession {
     this.#consumers.set(info.id, { consumer, info });
     this.#tracks.set(info.id, consumer.track);
     this.listener.onTrack(info.peerId, info.source, info.id);
-    // The server created it paused so the first keyframe arrives after we are listening.
-    await request(this.socket, 'resumeConsumer', { consumerId: info.id });
+    // The server created it paused so the first keyframe arrives after we are listening. Audio plays
+    // at once; a video resumes when a tile actually shows it.
+    if (info.kind === 'audio') await request(this.socket, 'resumeConsumer', { consumerId: info.id });
+    else this.views.addVideo(info.id);
   }
 
   #removeConsumer(consumerId: string): void {
     const entry = this.#consumers.get(consumerId);
     if (!entry) return;
     entry.consumer.close();
+    this.views.removeVideo(consumerId);
     this.#consumers.delete(consumerId);
     this.#tracks.delete(consumerId);
     this.listener.onTrackEnded(entry.info.peerId, entry.info.source);

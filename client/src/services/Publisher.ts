@@ -1,13 +1,6 @@
 import type { Device, types } from 'mediasoup-client';
-import type { MediaSource } from '../../../shared/index.ts';
-import {
-  CAMERA_CODEC_OPTIONS,
-  CAMERA_ENCODINGS,
-  MIC_CODEC_OPTIONS,
-  SCREEN_CONSTRAINTS,
-  SCREEN_ENCODINGS,
-  cameraConstraints,
-} from './simulcast.ts';
+import type { ClientSettings, MediaSource } from '../../../shared/index.ts';
+import { CAMERA_CODEC_OPTIONS, SCREEN_CONSTRAINTS, cameraConstraints, encodingsFor } from './simulcast.ts';
 import { type SignalingSocket, request } from './signaling.ts';
 import { createTransport, restartIce } from './transport.ts';
 
@@ -32,9 +25,13 @@ export class Publisher {
   readonly #devices: { camera?: string; microphone?: string } = {};
   #cameraHeight: number | undefined;
 
+  /** Dynacast: the highest layer the server last asked each producer to encode. */
+  readonly layerLimits = new Map<string, number>();
+
   constructor(
     private readonly socket: () => SignalingSocket,
     private readonly device: () => Device,
+    private readonly settings: () => ClientSettings | undefined,
     private readonly tracks: Map<string, MediaStreamTrack>,
     private readonly listener: PublisherListener,
   ) {}
@@ -57,11 +54,13 @@ export class Publisher {
 
   async publish(source: MediaSource, track: MediaStreamTrack, paused = false): Promise<void> {
     const transport = await this.#ensureTransport();
+    const encodings = encodingsFor(source, this.settings());
+    const opus = this.settings()?.opus ?? { dtx: true, fec: true };
     const producer = await transport.produce({
       track,
-      ...(source === 'camera' ? { encodings: CAMERA_ENCODINGS, codecOptions: CAMERA_CODEC_OPTIONS } : {}),
-      ...(source === 'screen' ? { encodings: SCREEN_ENCODINGS } : {}),
-      ...(source === 'microphone' ? { codecOptions: MIC_CODEC_OPTIONS } : {}),
+      ...(encodings ? { encodings } : {}),
+      ...(source === 'camera' ? { codecOptions: CAMERA_CODEC_OPTIONS } : {}),
+      ...(source === 'microphone' ? { codecOptions: { opusStereo: false, opusDtx: opus.dtx, opusFec: opus.fec } } : {}),
       appData: { source },
       stopTracks: false,
       zeroRtpOnPause: true,
@@ -85,6 +84,27 @@ export class Publisher {
     else producer.resume();
     await request(this.socket(), 'setProducerPaused', { producerId: producer.id, paused });
     this.#announce(source);
+  }
+
+  /**
+   * Dynacast: stop encoding the simulcast layers above `maxSpatialLayer` (all of them at -1), because
+   * nobody receives them; they come back when the server asks for them again.
+   */
+  async limitLayers(producerId: string, maxSpatialLayer: number): Promise<void> {
+    const producer = [...this.#producers.values()].find((p) => p.id === producerId);
+    const sender = producer?.rtpSender;
+    if (!sender) return;
+    const parameters = sender.getParameters();
+    if (!parameters.encodings?.length) return;
+    parameters.encodings.forEach((encoding, layer) => (encoding.active = layer <= maxSpatialLayer));
+    await sender.setParameters(parameters);
+    this.layerLimits.set(producerId, maxSpatialLayer);
+  }
+
+  /** Which camera layers the browser is encoding right now (from the sender itself). */
+  cameraLayersActive(): boolean[] {
+    const encodings = this.#producers.get('camera')?.rtpSender?.getParameters().encodings ?? [];
+    return encodings.map((encoding) => encoding.active !== false);
   }
 
   /** Camera off releases the camera; on opens it again (on the chosen device) and resumes. */

@@ -1,27 +1,37 @@
 import type { types } from 'mediasoup-client';
+import type { ClientSettings, MediaSource } from '../../../shared/index.ts';
 
-/**
- * Three VP8 simulcast layers: thumbnail, medium, full. The SFU forwards to each receiver only the
- * layer it needs, so the sender uploads one stream whatever the room size.
- */
-export const CAMERA_ENCODINGS: types.RtpEncodingParameters[] = [
-  { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000, scalabilityMode: 'L1T3' },
-  { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000, scalabilityMode: 'L1T3' },
-  { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_500_000, scalabilityMode: 'L1T3' },
+/** Used until the server's settings arrive: thumbnail, medium and full layers. */
+const DEFAULT_SIMULCAST: ClientSettings['simulcast'] = [
+  { scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
 ];
 
-export const CAMERA_CODEC_OPTIONS: types.ProducerCodecOptions = { videoGoogleStartBitrate: 1000 };
+/**
+ * Encodings per source. The camera sends simulcast layers (the SFU forwards to each receiver only the
+ * layer it needs, so the sender uploads once whatever the room size); a screen sends one sharp layer.
+ */
+export function encodingsFor(source: MediaSource, settings: ClientSettings | undefined): types.RtpEncodingParameters[] | undefined {
+  if (source === 'camera') {
+    return (settings?.simulcast ?? DEFAULT_SIMULCAST).map((layer, i) => ({
+      rid: `r${i}`,
+      scaleResolutionDownBy: layer.scaleResolutionDownBy,
+      maxBitrate: layer.maxBitrate,
+      scalabilityMode: 'L1T3',
+    }));
+  }
+  if (source === 'screen') return [{ maxBitrate: settings?.screenMaxBitrate ?? 2_500_000, maxFramerate: 15 }];
+  return undefined;
+}
 
-export const MIC_CODEC_OPTIONS: types.ProducerCodecOptions = { opusStereo: false, opusDtx: true, opusFec: true };
+export const CAMERA_CODEC_OPTIONS: types.ProducerCodecOptions = { videoGoogleStartBitrate: 1000 };
 
 export const CAMERA_CONSTRAINTS: MediaTrackConstraints = {
   width: { ideal: 1280 },
   height: { ideal: 720 },
   frameRate: { ideal: 30, max: 30 },
 };
-
-/** Screen content: one high-quality layer; detail matters more than frame rate. */
-export const SCREEN_ENCODINGS: types.RtpEncodingParameters[] = [{ maxBitrate: 2_500_000, maxFramerate: 15 }];
 
 export const SCREEN_CONSTRAINTS: DisplayMediaStreamOptions = {
   video: { frameRate: { ideal: 15, max: 30 } },

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import type { ChatMessage, JoinReply, MediaSource, PeerInfo } from '../../../shared/index.ts';
+import type { ChatMessage, ClientSettings, JoinReply, MediaSource, PeerInfo } from '../../../shared/index.ts';
 import { MediaSession } from '../services/MediaSession.ts';
 import type { LocalSourceState } from '../services/Publisher.ts';
 import type { LocalMedia } from '../services/media-devices.ts';
@@ -57,6 +57,7 @@ export const useRoomStore = defineStore('room', () => {
   /** The browser refused to start audio without a click (autoplay policy). */
   const audioBlocked = ref(false);
   const session = shallowRef<MediaSession>();
+  const settings = shallowRef<ClientSettings>();
 
   const local = computed(() => participants.value.find((p) => p.isLocal));
   const participantCount = computed(() => participants.value.length);
@@ -73,6 +74,7 @@ export const useRoomStore = defineStore('room', () => {
     const previous = new Map(participants.value.map((p) => [p.id, p]));
     const mine = previous.get(reply.peerId) ?? local.value;
     localPeerId.value = reply.peerId;
+    settings.value = reply.settings;
     participants.value = [
       {
         id: reply.peerId,
@@ -234,7 +236,7 @@ export const useRoomStore = defineStore('room', () => {
   const sendChat = (text: string) => control('send the message', async (s) => chat.add(await s.sendChat(text)));
 
   return {
-    status, error, notice, roomId, localPeerId, participants, activeSpeakerId, stageSpeakerId, speaking, audioBlocked, session,
+    status, error, notice, roomId, localPeerId, participants, settings, activeSpeakerId, stageSpeakerId, speaking, audioBlocked, session,
     local, participantCount, micOn, cameraOn, sharingScreen, handRaised,
     join, leave, toggleMic, toggleCamera, toggleScreenShare, toggleHand, switchDevice, sendChat,
   };
