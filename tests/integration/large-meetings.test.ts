@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { joinPeer } from '../helpers/meeting.ts';
+import { type TestPeer, joinPeer } from '../helpers/meeting.ts';
 import { type TestServer, startTestServer } from '../helpers/server.ts';
 
 let t: TestServer;
@@ -12,7 +12,7 @@ afterAll(async () => {
   await t.close();
 });
 
-async function videoConsumerOf(peerClient: Awaited<ReturnType<typeof joinPeer>>, producerId: string) {
+async function videoConsumerOf(peerClient: TestPeer, producerId: string) {
   return peerClient.client.waitFor('consumerAdded', (e) => e.consumer.producerId === producerId);
 }
 
@@ -96,7 +96,7 @@ describe('one room across workers', () => {
     const big = await startTestServer({ workers: { count: 2, consumerBudget: 4 } });
     try {
       const roomId = 'spanning';
-      const peers = [];
+      const peers: TestPeer[] = [];
       for (const name of ['A', 'B', 'C', 'D']) peers.push(await joinPeer(big.url, roomId, name, { publish: true }));
       const room = big.server.registry.get(roomId)!;
       expect(room.routers.all()).toHaveLength(2);
