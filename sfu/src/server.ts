@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { SIGNALING_PATH } from '../../shared/index.ts';
 import type { Config } from '../../config/index.ts';
+import { createMetrics } from './http/metrics.ts';
 import { staticHandler } from './http/static.ts';
 import type { Logger } from './logger.ts';
 import { WorkerPool } from './media/WorkerPool.ts';
@@ -23,11 +24,17 @@ export interface RoundtableServer {
 
 /** Above the per-request limit, so oversized requests get an error reply rather than a dropped socket. */
 const SOCKET_BUFFER_BYTES = 1024 * 1024;
+const LOAD_LOG_INTERVAL_MS = 60_000;
 
 export async function createRoundtableServer(config: Config, logger: Logger): Promise<RoundtableServer> {
   const pool = await WorkerPool.create(config, logger);
   const registry = new RoomRegistry(pool, config, logger.child({ component: 'rooms' }));
   pool.on('workerDied', () => logger.warn({ rooms: registry.size }, 'rooms on the dead worker were closed'));
+  const metrics = createMetrics(pool, registry);
+  const loadLog = setInterval(() => {
+    if (registry.size > 0) logger.info({ rooms: registry.size, workers: pool.loads() }, 'worker load');
+  }, LOAD_LOG_INTERVAL_MS);
+  loadLog.unref();
 
   const serveStatic = config.http.staticDir ? staticHandler(config.http.staticDir) : undefined;
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -35,6 +42,11 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
       if (req.url === '/healthz') {
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
         res.end(JSON.stringify({ status: 'ok', rooms: registry.size, workers: pool.loads() }));
+        return;
+      }
+      if (req.url === '/metrics') {
+        res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+        res.end(await metrics.metrics());
         return;
       }
       if (serveStatic && (await serveStatic(req, res))) return;
@@ -74,6 +86,7 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
         });
       }),
     close: async () => {
+      clearInterval(loadLog);
       registry.closeAll();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       pool.close();

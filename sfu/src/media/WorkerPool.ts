@@ -82,6 +82,16 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     return this.#slots[workerIndex]?.load.consumers ?? 0;
   }
 
+  /** CPU time each worker process has used so far (user + system), in seconds. */
+  async cpuSeconds(): Promise<number[]> {
+    return Promise.all(
+      this.#slots.map(async (slot) => {
+        const usage = await slot.worker.getResourceUsage();
+        return (usage.ru_utime + usage.ru_stime) / 1000;
+      }),
+    );
+  }
+
   /** Real per-worker state from the worker processes themselves. */
   async dump(): Promise<unknown[]> {
     return Promise.all(this.#slots.map((slot) => slot.worker.dump()));
