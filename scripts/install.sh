@@ -3,16 +3,19 @@
 # against system libraries, cached), and the built client. Idempotent; a second run takes seconds.
 #   install.sh          what `npm start` needs
 #   install.sh --test   also what `npm test` needs (Chromium, sox)
+#   install.sh --bench  also what the benchmarks need (ffmpeg, Chromium); combines with --test
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/system-packages.sh"
 cd "$ROOT_DIR"
 
 with_test=0
+with_bench=0
 for arg in "$@"; do
   case "$arg" in
     --test) with_test=1 ;;
-    *) fail "unknown option $arg (use --test)" ;;
+    --bench) with_bench=1 ;;
+    *) fail "unknown option $arg (use --test or --bench)" ;;
   esac
 done
 
@@ -34,8 +37,9 @@ if ! bash scripts/build-mediasoup-worker.sh --check; then
   bash scripts/build-mediasoup-worker.sh >/dev/null
 fi
 
-# 3. Test tools.
+# 3. Test and benchmark tools.
 if [ "$with_test" = 1 ]; then ensure_system_packages --with-test; fi
+if [ "$with_bench" = 1 ]; then ensure_system_packages --with-bench; fi
 
 # 4. The client bundle, rebuilt only when its inputs change.
 client_hash=$(hash_paths client shared package-lock.json)

@@ -5,6 +5,9 @@ WORKER_BUILD_PACKAGES=(libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl
   pkg-config ninja-build g++ python3)
 # Real-browser tests and the media files they feed to fake devices.
 TEST_PACKAGES=(chromium sox)
+# Benchmarks (docs/benchmarks.md): ffmpeg encodes the forwarding benchmark's RTP source; the browser
+# benchmark drives the same Chromium as the tests.
+BENCH_PACKAGES=(ffmpeg chromium)
 MESON_MIN_VERSION="1.1"
 BACKPORTS_SOURCE=/etc/apt/sources.list.d/roundtable-bookworm-backports.sources
 
@@ -35,13 +38,14 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 }
 
-# ensure_system_packages [--with-build] [--with-test]
+# ensure_system_packages [--with-build] [--with-test] [--with-bench]
 ensure_system_packages() {
   local wanted=() need_meson=0
   for arg in "$@"; do
     case "$arg" in
       --with-build) wanted+=("${WORKER_BUILD_PACKAGES[@]}"); meson_is_recent || need_meson=1 ;;
       --with-test) wanted+=("${TEST_PACKAGES[@]}") ;;
+      --with-bench) wanted+=("${BENCH_PACKAGES[@]}") ;;
     esac
   done
   local missing

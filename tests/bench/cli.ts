@@ -1,0 +1,138 @@
+/** What the benchmark tools share on the command line: flag parsing, progress output, exit codes, Ctrl-C. */
+
+/** A bad flag: reported with the usage text and exit code 2, rather than as a crash. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/**
+ * An expected failure (a missing prerequisite, ffmpeg or a worker stopping mid-run): reported as its
+ * message alone, exit 1.
+ */
+export class ToolError extends Error {
+  override name = 'ToolError';
+}
+
+export function positiveInt(flag: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new UsageError(`--${flag} must be a positive integer (got "${raw}")`);
+  return value;
+}
+
+export function nonNegativeNumber(flag: string, raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0) {
+    throw new UsageError(`--${flag} must be a number >= 0 (got "${raw}")`);
+  }
+  return value;
+}
+
+export function positiveNumber(flag: string, raw: string): number {
+  const value = nonNegativeNumber(flag, raw);
+  if (value === 0) throw new UsageError(`--${flag} must be greater than 0`);
+  return value;
+}
+
+/** "100,250,500": strictly increasing, because a ramp only ever adds load. */
+export function increasingIntList(flag: string, raw: string): number[] {
+  const values = raw.split(',').map((part) => positiveInt(flag, part.trim()));
+  for (let i = 1; i < values.length; i++) {
+    if (values[i]! <= values[i - 1]!) throw new UsageError(`--${flag} must be strictly increasing (got "${raw}")`);
+  }
+  return values;
+}
+
+/** "1280x720" */
+export function frameSize(flag: string, raw: string): { width: number; height: number } {
+  const match = /^(\d+)x(\d+)$/.exec(raw);
+  if (!match) throw new UsageError(`--${flag} must look like 1280x720 (got "${raw}")`);
+  const width = positiveInt(flag, match[1]!);
+  const height = positiveInt(flag, match[2]!);
+  // VP8 needs even dimensions for 4:2:0 chroma.
+  if (width % 2 || height % 2) throw new UsageError(`--${flag} needs even width and height (got "${raw}")`);
+  return { width, height };
+}
+
+/** Progress goes to stderr so that stdout holds only the results tables and the JSON summary. */
+export function progress(tool: string, message: string): void {
+  process.stderr.write(`[${tool}] ${message}\n`);
+}
+
+/** Waits, but returns early (without throwing) when the run is interrupted, so cleanup still runs. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The promise's value, or `fallback` as soon as the run is interrupted (the promise is left to settle). */
+export function unlessAborted<T, F>(promise: Promise<T>, signal: AbortSignal, fallback: F): Promise<T | F> {
+  if (signal.aborted) return Promise.resolve(fallback);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(fallback);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function isParseArgsError(error: unknown): error is Error {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+}
+
+/**
+ * Runs a tool and exits with its code. The first Ctrl-C (or SIGTERM) aborts `signal` so the tool can
+ * close its browsers, processes and sockets; a second one exits at once. Usage errors exit 2 with the
+ * usage text, anything else exits 1.
+ */
+export async function runTool(
+  tool: string,
+  usage: string,
+  main: (signal: AbortSignal) => Promise<number>,
+): Promise<never> {
+  const interrupt = new AbortController();
+  const onSignal = (name: NodeJS.Signals): void => {
+    if (interrupt.signal.aborted) process.exit(130);
+    progress(tool, `${name}: stopping (again to quit at once)`);
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let code: number;
+  try {
+    code = await main(interrupt.signal);
+    if (interrupt.signal.aborted) code = 130;
+  } catch (error) {
+    if (error instanceof UsageError || isParseArgsError(error)) {
+      process.stderr.write(`${tool}: ${error.message}\n\n${usage}`);
+      code = 2;
+    } else if (error instanceof ToolError) {
+      process.stderr.write(`${tool}: ${error.message}\n`);
+      code = 1;
+    } else {
+      // Unexpected: the stack says where.
+      process.stderr.write(`${tool}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      code = 1;
+    }
+  }
+  // Exit explicitly: a library may keep a handle open (a socket in TIME_WAIT, a browser pipe) that would
+  // otherwise keep a finished benchmark alive.
+  process.exit(code);
+}

@@ -1,0 +1,250 @@
+/**
+ * Forwarding capacity of a Roundtable server, without browsers: one synthetic publisher (ffmpeg sending
+ * VP8, optionally Opus, as plain RTP) and a ramp of synthetic receivers on PlainTransports, all on
+ * 127.0.0.1. For each step it reports what reached the receivers, what was lost, and the CPU each
+ * mediasoup worker used. See docs/benchmarks.md.
+ */
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { version as mediasoupVersion } from 'mediasoup';
+import { startTestServer } from '../helpers/server.ts';
+import { pipeProducers, roomPerWorker } from './bench-rooms.ts';
+import { Cleanup } from './cleanup.ts';
+import {
+  ToolError,
+  UsageError,
+  frameSize,
+  increasingIntList,
+  nonNegativeNumber,
+  positiveInt,
+  positiveNumber,
+  progress,
+  runTool,
+  sleep,
+} from './cli.ts';
+import { FfmpegSource, requireFfmpeg } from './ffmpeg-source.ts';
+import { type StepResult, progressLine, resultColumns, stepJson } from './forwarding-report.ts';
+import { type IntervalRates, type Snapshot, type SnapshotSources, ratesBetween, takeSnapshot } from './forwarding-sampler.ts';
+import { RtpSink } from './rtp-sink.ts';
+import { createPublisher, producerPackets } from './synthetic-publisher.ts';
+import { ReceiverFleet } from './synthetic-receivers.ts';
+import { tableHeader, tableRow } from './table.ts';
+
+const TOOL = 'forwarding';
+
+const USAGE = `Usage: node --import tsx tests/bench/forwarding.ts [options]
+
+Ramps synthetic receivers of one ffmpeg-fed publisher and reports, per step, packets forwarded,
+loss at the receivers and CPU per mediasoup worker. Everything runs on 127.0.0.1.
+
+  --workers N               mediasoup workers (default 1); receivers are split evenly over them
+  --steps A,B,...           receivers at each step, increasing (default 100,250,500,1000,1500,2000)
+  --duration S              seconds measured at each step (default 10)
+  --warmup S                seconds after adding receivers before measuring (default 3)
+  --audio                   also send Opus audio; each receiver then consumes both streams
+  --video-kbps K            VP8 bitrate (default 1000)
+  --size WxH                video size (default 1280x720)
+  --fps N                   video frame rate (default 30)
+  --receivers-per-socket N  receivers sharing one sink socket (default 100)
+  --concurrency N           receivers set up in parallel (default 16)
+  -h, --help                this text
+
+Progress goes to stderr; stdout gets one table row per step, then one line of JSON.
+`;
+
+interface Options {
+  workers: number;
+  steps: number[];
+  durationSeconds: number;
+  warmupSeconds: number;
+  audio: boolean;
+  videoKbps: number;
+  width: number;
+  height: number;
+  fps: number;
+  receiversPerSocket: number;
+  concurrency: number;
+}
+
+function parseOptions(argv: string[]): Options | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      workers: { type: 'string', default: '1' },
+      steps: { type: 'string', default: '100,250,500,1000,1500,2000' },
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '3' },
+      audio: { type: 'boolean', default: false },
+      'video-kbps': { type: 'string', default: '1000' },
+      size: { type: 'string', default: '1280x720' },
+      fps: { type: 'string', default: '30' },
+      'receivers-per-socket': { type: 'string', default: '100' },
+      concurrency: { type: 'string', default: '16' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return undefined;
+  const { width, height } = frameSize('size', values.size);
+  return {
+    workers: positiveInt('workers', values.workers),
+    steps: increasingIntList('steps', values.steps),
+    durationSeconds: positiveNumber('duration', values.duration),
+    warmupSeconds: nonNegativeNumber('warmup', values.warmup),
+    audio: values.audio,
+    videoKbps: positiveInt('video-kbps', values['video-kbps']),
+    width,
+    height,
+    fps: positiveInt('fps', values.fps),
+    receiversPerSocket: positiveInt('receivers-per-socket', values['receivers-per-socket']),
+    concurrency: positiveInt('concurrency', values.concurrency),
+  };
+}
+
+/** Asks for 8 MiB per sink socket; the kernel grants up to net.core.rmem_max (x2). */
+const SINK_RECEIVE_BUFFER = 8 * 1024 * 1024;
+const INGRESS_TIMEOUT_MS = 10_000;
+
+async function main(signal: AbortSignal): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  if (!options) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const ffmpegVersion = requireFfmpeg(options.audio);
+  const maxReceivers = options.steps[options.steps.length - 1]!;
+  const cleanup = new Cleanup(TOOL);
+  let fatal: Error | undefined;
+  const results: StepResult[] = [];
+
+  try {
+    const sink = await RtpSink.open(Math.ceil(maxReceivers / options.receiversPerSocket), SINK_RECEIVE_BUFFER, (error) => {
+      fatal ??= error;
+    });
+    cleanup.add('the RTP sink', () => sink.close());
+
+    const sfu = await startTestServer({ workers: { count: options.workers } });
+    cleanup.add('the server', () => sfu.close());
+    // The pool replaces a dead worker, but the rooms on it are gone: nothing measured after that is real.
+    sfu.server.pool.on('workerDied', (index, error) => {
+      fatal ??= new ToolError(`mediasoup worker ${index} died (${error.message}); stopping`);
+    });
+    const { rtc } = sfu.server.config;
+    // Every receiver, the publisher and each pipe holds one UDP port from the server's RTC range.
+    const portsNeeded = maxReceivers + 2 + 4 * (options.workers - 1);
+    if (portsNeeded > rtc.maxPort - rtc.minPort + 1) {
+      throw new UsageError(`${maxReceivers} receivers need more UDP ports than rtc ${rtc.minPort}-${rtc.maxPort} holds`);
+    }
+
+    const rooms = await roomPerWorker(sfu.server, 'bench-forwarding');
+    const publisher = await createPublisher(rooms[0]!.router, options.audio);
+    cleanup.add('the publisher', () => publisher.close());
+    const producerIds = publisher.producers.map((producer) => producer.id);
+    await pipeProducers(rooms, producerIds);
+
+    const plannedSeconds = options.steps.length * (options.warmupSeconds + options.durationSeconds + 60) + 60;
+    const ffmpeg = FfmpegSource.start({
+      video: publisher.video,
+      ...(publisher.audio ? { audio: publisher.audio } : {}),
+      width: options.width,
+      height: options.height,
+      fps: options.fps,
+      videoBitrate: options.videoKbps * 1000,
+      maxSeconds: Math.ceil(plannedSeconds),
+    });
+    cleanup.add('ffmpeg', () => ffmpeg.stop());
+    const healthy = (): void => {
+      const failure = ffmpeg.failure();
+      if (failure) throw new ToolError(failure);
+      if (fatal) throw fatal;
+    };
+
+    const ingressDeadline = performance.now() + INGRESS_TIMEOUT_MS;
+    while ((await producerPackets(publisher.producers)) === 0) {
+      if (signal.aborted) return 130;
+      healthy();
+      if (performance.now() > ingressDeadline) throw new ToolError(`no RTP from ffmpeg reached the producer in ${INGRESS_TIMEOUT_MS / 1000} s`);
+      await sleep(100, signal);
+    }
+
+    const fleet = new ReceiverFleet(
+      rooms.map((room) => ({ router: room.router, producerIds })),
+      sink,
+    );
+    cleanup.add('the receivers', () => fleet.close());
+    const sources: SnapshotSources = { pool: sfu.server.pool, sink, producers: publisher.producers, ffmpegPid: ffmpeg.pid };
+
+    progress(
+      TOOL,
+      `${options.workers} worker(s) (pids ${sfu.server.pool.loads().map((l) => l.pid).join(', ')}), ` +
+        `rooms on workers ${rooms.map((r) => r.workerIndex).join(', ')}; ${ffmpegVersion}; ` +
+        `VP8 ${options.width}x${options.height}@${options.fps} ${options.videoKbps} kbps${options.audio ? ' + Opus' : ''}; ` +
+        `sink receive buffer ${sink.receiveBufferBytes} bytes per socket`,
+    );
+
+    /** Holds the current load for `seconds`, printing a progress line each second; undefined if interrupted. */
+    const hold = async (seconds: number, phase: string): Promise<{ rates: IntervalRates; last: Snapshot } | undefined> => {
+      const start = await takeSnapshot(sources);
+      let previous = start;
+      for (let tick = 1; tick <= Math.ceil(seconds); tick++) {
+        await sleep(start.at + Math.min(tick, seconds) * 1000 - performance.now(), signal);
+        if (signal.aborted) return undefined;
+        healthy();
+        const now = await takeSnapshot(sources);
+        progress(TOOL, progressLine(`${phase} ${tick}/${Math.ceil(seconds)} s`, fleet.receivers, ratesBetween(previous, now)));
+        previous = now;
+      }
+      return { rates: ratesBetween(start, previous), last: previous };
+    };
+
+    const columns = resultColumns();
+    process.stdout.write(`${tableHeader(columns)}\n`);
+    for (const [index, target] of options.steps.entries()) {
+      progress(TOOL, `step ${index + 1}/${options.steps.length}: ${target} receivers`);
+      let lastReport = performance.now();
+      await fleet.growTo(target, options.concurrency, signal, (done) => {
+        if (performance.now() - lastReport < 1000) return;
+        lastReport = performance.now();
+        progress(TOOL, `adding receivers ${done}/${target}`);
+      });
+      if (signal.aborted) break;
+      healthy();
+      if (options.warmupSeconds > 0 && !(await hold(options.warmupSeconds, 'warm-up'))) break;
+      const measured = await hold(options.durationSeconds, 'measure');
+      if (!measured) break;
+      const result: StepResult = {
+        ...measured.rates,
+        receivers: fleet.receivers,
+        consumersPerWorker: measured.last.loads.map((load) => load.consumers),
+        producersPerWorker: measured.last.loads.map((load) => load.producers),
+      };
+      results.push(result);
+      process.stdout.write(`${tableRow(columns, result)}\n`);
+    }
+
+    const summary = {
+      tool: TOOL,
+      date: new Date().toISOString(),
+      interrupted: signal.aborted,
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? 'unknown',
+        kernel: os.release(),
+        node: process.version,
+        mediasoup: mediasoupVersion,
+        ffmpeg: ffmpegVersion,
+      },
+      options,
+      sinkReceiveBufferBytes: sink.receiveBufferBytes,
+      steps: results.map(stepJson),
+    };
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return signal.aborted ? 130 : 0;
+  } finally {
+    await cleanup.run();
+  }
+}
+
+await runTool(TOOL, USAGE, main);
