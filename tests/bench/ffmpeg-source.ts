@@ -1,8 +1,13 @@
 /**
  * A real encoder as the synthetic publisher's camera: Debian's ffmpeg encodes a test pattern to VP8
- * (and a tone to Opus) and sends it as plain RTP to the publisher's PlainTransports on 127.0.0.1.
+ * (and a tone to Opus) once into a short clip, then streams that clip in a loop, unchanged, as plain
+ * RTP to the publisher's PlainTransports on 127.0.0.1. Encoding live would cost a whole core on a
+ * 2-core machine and starve the server being measured.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ToolError } from './cli.ts';
 
 export interface RtpTarget {
@@ -54,23 +59,39 @@ function rtpOutput(target: RtpTarget): string[] {
   ];
 }
 
-function ffmpegArgs(options: FfmpegOptions): string[] {
-  const { width, height, fps } = options;
+const CLIP_SECONDS = 10;
+
+/**
+ * Encodes (once, cached in the temp folder by its parameters) a clip of the test pattern with a
+ * keyframe every second: new consumers start forwarding at a keyframe, and a file cannot answer
+ * mediasoup's keyframe requests.
+ */
+export function encodeClip(options: Pick<FfmpegOptions, 'width' | 'height' | 'fps' | 'videoBitrate'>): string {
+  const { width, height, fps, videoBitrate } = options;
+  const dir = path.join(os.tmpdir(), 'roundtable-bench');
+  const clip = path.join(dir, `testsrc-${width}x${height}-${fps}fps-${videoBitrate}bps.mkv`);
+  if (existsSync(clip)) return clip;
+  mkdirSync(dir, { recursive: true });
+  const partial = `${clip}.partial.mkv`;
+  const result = spawnSync('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
+    '-f', 'lavfi', '-i', `testsrc=size=${width}x${height}:rate=${fps}`,
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', String(CLIP_SECONDS),
+    '-c:v', 'libvpx', '-b:v', String(videoBitrate), '-deadline', 'realtime', '-cpu-used', '8', '-g', String(fps),
+    '-c:a', 'libopus', '-ac', '2', '-ar', '48000', '-b:a', '32k',
+    partial,
+  ], { encoding: 'utf8' });
+  if (result.status !== 0) throw new ToolError(`ffmpeg could not encode the test clip: ${result.stderr || result.error?.message}`);
+  renameSync(partial, clip);
+  return clip;
+}
+
+function ffmpegArgs(options: FfmpegOptions, clip: string): string[] {
   const args = ['-hide_banner', '-loglevel', 'error', '-nostdin'];
-  args.push('-re', '-f', 'lavfi', '-i', `testsrc=size=${width}x${height}:rate=${fps}`);
-  if (options.audio) args.push('-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000');
-  args.push(
-    '-t', String(options.maxSeconds),
-    '-map', '0:v', '-c:v', 'libvpx', '-b:v', String(options.videoBitrate), '-deadline', 'realtime', '-cpu-used', '8',
-    // A keyframe every second: new consumers start forwarding at a keyframe, and ffmpeg does not
-    // answer mediasoup's keyframe requests.
-    '-g', String(fps),
-    ...rtpOutput(options.video),
-  );
-  if (options.audio) {
-    args.push('-t', String(options.maxSeconds), '-map', '1:a', '-c:a', 'libopus', '-ac', '2', '-ar', '48000', '-b:a', '32k');
-    args.push(...rtpOutput(options.audio));
-  }
+  args.push('-re', '-stream_loop', '-1', '-i', clip, '-t', String(options.maxSeconds));
+  args.push('-map', '0:v', '-c:v', 'copy', ...rtpOutput(options.video));
+  if (options.audio) args.push('-map', '0:a', '-c:a', 'copy', ...rtpOutput(options.audio));
   return args;
 }
 
@@ -89,7 +110,7 @@ export class FfmpegSource {
   };
 
   private constructor(options: FfmpegOptions) {
-    this.#child = spawn('ffmpeg', ffmpegArgs(options), { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.#child = spawn('ffmpeg', ffmpegArgs(options, encodeClip(options)), { stdio: ['ignore', 'ignore', 'pipe'] });
     process.once('exit', this.#killOnExit);
     this.#child.stderr?.setEncoding('utf8');
     this.#child.stderr?.on('data', (chunk: string) => {

@@ -6,7 +6,8 @@ import { expect, inboundSummary, joinByUrl, test } from './fixtures.ts';
 test('three people meet: each decodes video and receives audio from both others over 3-layer simulcast', async ({ browser, sfu }) => {
   const roomId = 'e2e-three';
   const names = ['Ada', 'Brian', 'Chen'];
-  const contexts = await Promise.all(names.map(() => browser.newContext()));
+  // Tiles about 530 px tall want the full layer; with smaller ones dynacast would rightly stop r2.
+  const contexts = await Promise.all(names.map(() => browser.newContext({ viewport: { width: 1920, height: 1080 } })));
   const pages = [];
   for (const [i, name] of names.entries()) pages.push(await joinByUrl(contexts[i]!, sfu.url, roomId, name));
 

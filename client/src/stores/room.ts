@@ -174,18 +174,27 @@ export const useRoomStore = defineStore('room', () => {
     error.value = message;
   }
 
-  async function join(id: string, displayName: string, media: LocalMedia, options: { cameraHeight?: number } = {}): Promise<void> {
+  /**
+   * Joins and starts receiving at once; local media (which may still be opening its devices) is
+   * published as soon as both are ready, so camera start-up never delays seeing the others.
+   */
+  async function join(
+    id: string,
+    displayName: string,
+    localMedia: LocalMedia | Promise<LocalMedia>,
+    options: { cameraHeight?: number } = {},
+  ): Promise<void> {
     if (session.value) return;
     status.value = 'joining';
     error.value = undefined;
     roomId.value = id;
-    notice.value = media.problem;
     chat.reset();
     const current = createSession();
     current.publisher.setCameraHeight(options.cameraHeight);
     session.value = current;
     try {
-      await current.join(id, displayName);
+      const [, media] = await Promise.all([current.join(id, displayName), localMedia]);
+      notice.value = media.problem;
       for (const source of ['microphone', 'camera'] as const) {
         const track = media[source];
         if (track) await current.publisher.publish(source, track);
