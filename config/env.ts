@@ -23,6 +23,7 @@ export const ENV_KEYS = {
   ROUNDTABLE_INITIAL_OUTGOING_BITRATE: 'media.initialOutgoingBitrate',
   ROUNDTABLE_MAX_OUTGOING_BITRATE: 'media.maxOutgoingBitrate',
   ROUNDTABLE_MAX_PEERS_PER_ROOM: 'rooms.maxPeersPerRoom',
+  ROUNDTABLE_MAX_VIEWERS_PER_WEBINAR: 'rooms.maxViewersPerWebinar',
   ROUNDTABLE_RECONNECT_GRACE_MS: 'rooms.reconnectGraceMs',
   ROUNDTABLE_CHAT_HISTORY: 'rooms.chatHistory',
   ROUNDTABLE_SPEAKER_HOLD_MS: 'speakers.holdMs',

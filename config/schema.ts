@@ -73,6 +73,8 @@ export const configSchema = z
     }).prefault({}),
     rooms: z.object({
       maxPeersPerRoom: z.coerce.number().int().min(1).max(10_000).default(100),
+      /** Audience size of one webinar (viewers do not count against maxPeersPerRoom). */
+      maxViewersPerWebinar: z.coerce.number().int().min(1).max(100_000).default(5_000),
       /** How long a dropped participant keeps their place, unseen by others, before being removed. */
       reconnectGraceMs: z.coerce.number().int().min(0).max(600_000).default(30_000),
       /** Chat messages kept per room and replayed to late joiners. */

@@ -38,8 +38,25 @@ export const resumeSchema = z.strictObject({
   transportIds: z.array(entityId).max(4),
 });
 
+/** The secret part of a webinar link: it decides whether one joins as host or as audience. */
+export const linkKeySchema = z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'not a link key');
+
 export const requestSchemas = {
-  join: z.strictObject({ roomId: roomIdSchema, displayName: displayNameSchema, resume: resumeSchema.optional() }),
+  join: z.strictObject({
+    roomId: roomIdSchema,
+    displayName: displayNameSchema,
+    resume: resumeSchema.optional(),
+    /** Webinars only: the key from the host or audience link. */
+    key: linkKeySchema.optional(),
+  }),
+  /** Creates a webinar and returns its two links' keys; the caller then joins with the host key. */
+  createWebinar: z.strictObject({}),
+  /** Host: invite an audience member (usually one with a raised hand) onto the stage. */
+  inviteToStage: z.strictObject({ peerId: z.string().min(1).max(LIMITS.idMaxLength) }),
+  /** Audience member: accept or decline the host's invitation. */
+  answerStageInvite: z.strictObject({ accept: z.boolean() }),
+  /** Host: send a speaker back to the audience (their producers close). */
+  moveToAudience: z.strictObject({ peerId: z.string().min(1).max(LIMITS.idMaxLength) }),
   /** Sent once the client has loaded its device; from then on the server creates consumers for it. */
   ready: z.strictObject({ rtpCapabilities: rtpCapabilitiesSchema }),
   createTransport: z.strictObject({ direction: z.enum(['send', 'recv']) }),
@@ -96,9 +113,17 @@ export interface ProducerInfo {
   paused: boolean;
 }
 
+/**
+ * In a meeting everyone is a participant. In a webinar the host manages the stage, speakers publish,
+ * and viewers only receive: they never get a send transport.
+ */
+export type Role = 'participant' | 'host' | 'speaker' | 'viewer';
+export type RoomKind = 'meeting' | 'webinar';
+
 export interface PeerInfo {
   id: string;
   displayName: string;
+  role: Role;
   producers: ProducerInfo[];
   /** Epoch ms when the hand went up; null when it is down. */
   handRaisedAt: number | null;
@@ -156,8 +181,20 @@ export interface ClientSettings {
   gridPageSize: { desktop: number; phone: number };
 }
 
+export interface WebinarKeys {
+  roomId: string;
+  hostKey: string;
+  audienceKey: string;
+}
+
 export interface JoinReply {
   peerId: string;
+  kind: RoomKind;
+  role: Role;
+  /** Hosts only: both links' keys, so they can hand out the audience link. */
+  webinarKeys?: WebinarKeys;
+  /** Viewers in the room; viewers are not listed individually to other viewers. */
+  audienceCount: number;
   settings: ClientSettings;
   roomId: string;
   /** Keep it private: with the peer id it takes this place back within the grace period. */
@@ -191,6 +228,10 @@ export interface ReplyData {
   sendChat: ChatMessage;
   restartIce: { iceParameters: IceParameters };
   updateConsumers: Record<string, never>;
+  createWebinar: WebinarKeys;
+  inviteToStage: Record<string, never>;
+  answerStageInvite: Record<string, never>;
+  moveToAudience: Record<string, never>;
 }
 
 export type Ack<N extends RequestName> = (reply: Reply<ReplyData[N]>) => void;
@@ -223,6 +264,14 @@ export interface ServerToClientEvents {
    * The publisher stops encoding the layers above it and resumes them when asked again.
    */
   producerLayers: (event: { producerId: string; maxSpatialLayer: number }) => void;
+  /** How many viewers are watching; sent at most about once a second, instead of one event per viewer. */
+  audienceCount: (event: { count: number }) => void;
+  /** The host invites this viewer onto the stage. */
+  stageInvite: (event: { byPeerId: string; byName: string }) => void;
+  /** To the host who invited: the viewer's answer. */
+  stageInviteAnswered: (event: { peerId: string; accepted: boolean }) => void;
+  /** Someone's role changed (including this client's own). */
+  roleChanged: (event: { peerId: string; role: Role }) => void;
   /** Another tab or device took over this identity; this connection is no longer in the room. */
   sessionReplaced: (event: Record<string, never>) => void;
 }

@@ -10,6 +10,7 @@ import { staticHandler } from './http/static.ts';
 import type { Logger } from './logger.ts';
 import { WorkerPool } from './media/WorkerPool.ts';
 import { RoomRegistry } from './rooms/RoomRegistry.ts';
+import { WebinarDirectory } from './rooms/WebinarDirectory.ts';
 import { type SignalingServer, attachSignaling } from './signaling/connection.ts';
 
 export interface RoundtableServer {
@@ -28,7 +29,7 @@ const LOAD_LOG_INTERVAL_MS = 60_000;
 
 export async function createRoundtableServer(config: Config, logger: Logger): Promise<RoundtableServer> {
   const pool = await WorkerPool.create(config, logger);
-  const registry = new RoomRegistry(pool, config, logger.child({ component: 'rooms' }));
+  const registry = new RoomRegistry(new WebinarDirectory(), pool, config, logger.child({ component: 'rooms' }));
   pool.on('workerDied', () => logger.warn({ rooms: registry.size }, 'rooms on the dead worker were closed'));
   const metrics = createMetrics(pool, registry);
   const loadLog = setInterval(() => {

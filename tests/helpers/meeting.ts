@@ -17,10 +17,21 @@ export async function joinPeer(
   url: string,
   roomId: string,
   displayName: string,
-  options: { ready?: boolean; publish?: boolean; resume?: { peerId: string; token: string; transportIds: string[] } } = {},
+  options: {
+    ready?: boolean;
+    publish?: boolean;
+    resume?: { peerId: string; token: string; transportIds: string[] };
+    /** Webinar link key. */
+    key?: string;
+  } = {},
 ): Promise<TestPeer> {
   const client = await TestClient.connect(url);
-  const join = await client.ok('join', { roomId, displayName, ...(options.resume ? { resume: options.resume } : {}) });
+  const join = await client.ok('join', {
+    roomId,
+    displayName,
+    ...(options.resume ? { resume: options.resume } : {}),
+    ...(options.key ? { key: options.key } : {}),
+  });
   const peer: TestPeer = { client, join, producers: {} };
   if (options.ready ?? true) {
     peer.recvTransportId = (await client.ok('createTransport', { direction: 'recv' })).id;

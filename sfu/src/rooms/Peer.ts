@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { types } from 'mediasoup';
-import type { MediaSource, PeerInfo, ProducerInfo, ServerToClientEvents } from '../../../shared/index.ts';
+import type { MediaSource, PeerInfo, ProducerInfo, Role, ServerToClientEvents } from '../../../shared/index.ts';
 import { SignalingError } from '../errors.ts';
 import type { PooledRouter } from '../media/WorkerPool.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
@@ -45,6 +45,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   /** Set by `ready`: the peer receives media from then on. */
   rtpCapabilities: types.RtpCapabilities | undefined;
   handRaisedAt: number | null = null;
+  /** Webinar viewers: the host who invited them onto the stage, until they answer. */
+  invitedBy: string | undefined;
   /** Running while the peer is disconnected; removes it when the grace period ends. */
   graceTimer: NodeJS.Timeout | undefined;
   #attachment: Attachment | undefined;
@@ -55,6 +57,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     attachment: Attachment,
     /** The router (so the worker) this peer's transports live on. */
     readonly router: PooledRouter,
+    public role: Role,
   ) {
     super();
     this.#attachment = attachment;
@@ -62,6 +65,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** On stage: publishes and is announced to everyone. Viewers only receive. */
+  get onStage(): boolean {
+    return this.role !== 'viewer';
   }
 
   get connected(): boolean {
@@ -98,6 +106,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return {
       id: this.id,
       displayName: this.displayName,
+      role: this.role,
       producers: [...this.producers.values()].map(producerInfo),
       handRaisedAt: this.handRaisedAt,
     };

@@ -4,8 +4,11 @@ import type {
   JoinReply,
   PeerInfo,
   RequestPayload,
+  Role,
   RoomCloseReason,
+  RoomKind,
   ServerToClientEvents,
+  WebinarKeys,
 } from '../../../shared/index.ts';
 import type { Config } from '../../../config/index.ts';
 import { SignalingError } from '../errors.ts';
@@ -18,22 +21,30 @@ import type { RoomRouters } from './RoomRouters.ts';
 import type { SpeakerDetector } from './SpeakerDetector.ts';
 
 type RoomEvents = { close: [] };
+/** Viewers hear the audience size at most this often, however fast people come and go. */
+const AUDIENCE_COUNT_INTERVAL_MS = 1_000;
 type ResumeRequest = NonNullable<RequestPayload<'join'>['resume']>;
 
 /**
- * A meeting: its peers and what they share beyond media (chat, hands, who is speaking). Media routing
- * lives in RoomMedia. A peer whose connection drops keeps its place, unseen by others, for the grace
- * period; the room closes itself when the last peer is gone.
+ * A meeting or a webinar: its peers and what they share beyond media (chat, hands, who is speaking,
+ * the stage). Media routing lives in RoomMedia. A peer whose connection drops keeps its place, unseen
+ * by others, for the grace period; the room closes itself when the last peer is gone.
+ *
+ * In a webinar, news about stage members (host, speakers) goes to everyone, but news about a viewer
+ * goes only to the stage: viewers learn the audience size from a throttled count, so a join storm
+ * of N viewers costs O(N) messages, not O(N²).
  */
 export class Room extends TypedEmitter<RoomEvents> {
   readonly peers = new Map<string, Peer>();
   readonly media: RoomMedia;
   readonly #dynacast: Dynacast;
   readonly #chat: ChatMessage[] = [];
+  #audienceTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(
     readonly id: string,
+    readonly kind: RoomKind,
     readonly routers: RoomRouters,
     readonly speakers: SpeakerDetector,
     private readonly config: Config,
@@ -51,26 +62,36 @@ export class Room extends TypedEmitter<RoomEvents> {
     return this.#closed;
   }
 
-  async addPeer(displayName: string, attachment: Attachment): Promise<Peer> {
-    this.#checkCapacity();
+  get audienceCount(): number {
+    let count = 0;
+    for (const peer of this.peers.values()) if (!peer.onStage) count++;
+    return count;
+  }
+
+  async addPeer(displayName: string, attachment: Attachment, role: Role): Promise<Peer> {
+    this.#checkCapacity(role);
     const router = await this.routers.routerForNewPeer();
-    this.#checkCapacity(); // others may have joined while a router was being made
-    const peer = new Peer(displayName, attachment, router);
+    this.#checkCapacity(role); // others may have joined while a router was being made
+    const peer = new Peer(displayName, attachment, router, role);
     this.peers.set(peer.id, peer);
+    if (!peer.onStage) this.#audienceChanged();
     peer.on('producerClosed', (producer) => {
       this.#dynacast.forget(producer.id);
       if (producer.appData.source === 'microphone') this.speakers.silence(peer.id);
       this.#broadcast(peer, 'producerClosed', { producerId: producer.id, peerId: peer.id });
     });
-    this.#broadcast(peer, 'peerJoined', { peer: peer.info() });
+    this.#announce(peer, 'peerJoined', { peer: peer.info() });
     this.logger.info({ peerId: peer.id, peers: this.peers.size }, 'peer joined');
     return peer;
   }
 
-  #checkCapacity(): void {
+  #checkCapacity(role: Role): void {
     if (this.#closed) throw new SignalingError('NOT_JOINED', 'the meeting has just ended');
-    if (this.peers.size >= this.config.rooms.maxPeersPerRoom) {
-      throw new SignalingError('ROOM_FULL', `room is full (${this.config.rooms.maxPeersPerRoom} participants)`);
+    const { maxPeersPerRoom, maxViewersPerWebinar } = this.config.rooms;
+    if (role === 'viewer') {
+      if (this.audienceCount >= maxViewersPerWebinar) throw new SignalingError('ROOM_FULL', `the audience is full (${maxViewersPerWebinar})`);
+    } else if (this.peers.size - this.audienceCount >= maxPeersPerRoom) {
+      throw new SignalingError('ROOM_FULL', `room is full (${maxPeersPerRoom} participants)`);
     }
   }
 
@@ -105,7 +126,8 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (!this.peers.delete(peer.id)) return;
     peer.close();
     this.speakers.silence(peer.id);
-    this.#broadcast(peer, 'peerLeft', { peerId: peer.id });
+    this.#announce(peer, 'peerLeft', { peerId: peer.id });
+    if (!peer.onStage) this.#audienceChanged();
     this.logger.info({ peerId: peer.id, peers: this.peers.size }, 'peer left');
     if (this.peers.size === 0) this.close();
   }
@@ -115,15 +137,22 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (this.peers.size === 0) this.close();
   }
 
+  /** Who this peer is told about: everyone for the stage, only the stage for a viewer. */
   otherPeers(peer: Peer): PeerInfo[] {
-    return [...this.peers.values()].filter((other) => other !== peer).map((other) => other.info());
+    return [...this.peers.values()]
+      .filter((other) => other !== peer && (peer.onStage || other.onStage))
+      .map((other) => other.info());
   }
 
-  joinReply(peer: Peer, resumed: boolean): JoinReply {
+  joinReply(peer: Peer, resumed: boolean, webinarKeys?: WebinarKeys): JoinReply {
     const { media, client } = this.config;
     return {
       peerId: peer.id,
       roomId: this.id,
+      kind: this.kind,
+      role: peer.role,
+      ...(peer.role === 'host' && webinarKeys ? { webinarKeys } : {}),
+      audienceCount: this.audienceCount,
       settings: {
         simulcast: media.simulcast,
         screenMaxBitrate: media.screenMaxBitrate,
@@ -168,7 +197,62 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   setHandRaised(peer: Peer, raised: boolean): void {
     peer.handRaisedAt = raised ? (peer.handRaisedAt ?? Date.now()) : null;
-    this.#broadcast(peer, 'peerUpdated', { peerId: peer.id, handRaisedAt: peer.handRaisedAt });
+    this.#announce(peer, 'peerUpdated', { peerId: peer.id, handRaisedAt: peer.handRaisedAt });
+  }
+
+  inviteToStage(host: Peer, peerId: string): void {
+    this.#requireHost(host);
+    const viewer = this.peers.get(peerId);
+    if (!viewer || viewer.onStage) throw new SignalingError('PEER_NOT_FOUND', 'no such audience member');
+    viewer.invitedBy = host.id;
+    viewer.notify('stageInvite', { byPeerId: host.id, byName: host.displayName });
+  }
+
+  answerStageInvite(viewer: Peer, accept: boolean): void {
+    const hostId = viewer.invitedBy;
+    if (!hostId || viewer.onStage) throw new SignalingError('NOT_INVITED', 'nobody invited you onto the stage');
+    viewer.invitedBy = undefined;
+    this.peers.get(hostId)?.notify('stageInviteAnswered', { peerId: viewer.id, accepted: accept });
+    if (accept) this.#setRole(viewer, 'speaker');
+  }
+
+  /** The speaker's media closes (so everyone drops it) and they return to the audience. */
+  moveToAudience(host: Peer, peerId: string): void {
+    this.#requireHost(host);
+    const speaker = this.peers.get(peerId);
+    if (!speaker || speaker.role !== 'speaker') throw new SignalingError('PEER_NOT_FOUND', 'no such speaker');
+    speaker.transportFor('send')?.close();
+    speaker.handRaisedAt = null;
+    this.#setRole(speaker, 'viewer');
+  }
+
+  #requireHost(peer: Peer): void {
+    if (peer.role !== 'host') throw new SignalingError('FORBIDDEN', 'only the host manages the stage');
+  }
+
+  /**
+   * Stage members knew the peer already and hear of the new role; viewers see it arrive on, or leave,
+   * the stage as a join or a departure.
+   */
+  #setRole(peer: Peer, role: Role): void {
+    const wasOnStage = peer.onStage;
+    peer.role = role;
+    peer.notify('roleChanged', { peerId: peer.id, role });
+    for (const other of this.peers.values()) {
+      if (other === peer) continue;
+      if (other.onStage) other.notify('roleChanged', { peerId: peer.id, role });
+      else if (!wasOnStage && peer.onStage) other.notify('peerJoined', { peer: peer.info() });
+      else if (wasOnStage && !peer.onStage) other.notify('peerLeft', { peerId: peer.id });
+    }
+    this.#audienceChanged();
+  }
+
+  #audienceChanged(): void {
+    if (this.kind !== 'webinar') return;
+    this.#audienceTimer ??= setTimeout(() => {
+      this.#audienceTimer = undefined;
+      this.#broadcast(undefined, 'audienceCount', { count: this.audienceCount });
+    }, AUDIENCE_COUNT_INTERVAL_MS);
   }
 
   postChat(peer: Peer, text: string): ChatMessage {
@@ -188,11 +272,23 @@ export class Room extends TypedEmitter<RoomEvents> {
       peer.close();
     }
     this.peers.clear();
+    if (this.#audienceTimer) clearTimeout(this.#audienceTimer);
     this.speakers.close();
     this.#dynacast.close();
     this.routers.close();
     this.logger.info({ reason: reason ?? 'empty' }, 'room closed');
     this.emit('close');
+  }
+
+  /** News about `subject`: everyone hears about stage members; only the stage hears about viewers. */
+  #announce<E extends keyof ServerToClientEvents>(
+    subject: Peer,
+    event: E,
+    ...args: Parameters<ServerToClientEvents[E]>
+  ): void {
+    for (const peer of this.peers.values()) {
+      if (peer !== subject && (subject.onStage || peer.onStage)) peer.notify(event, ...args);
+    }
   }
 
   /** Sends to every peer except `from` (everyone when `from` is undefined). */

@@ -52,6 +52,9 @@ export class RoomMedia {
   ) {}
 
   async createTransport(peer: Peer, direction: Direction): Promise<TransportInfo> {
+    if (direction === 'send' && !peer.onStage) {
+      throw new SignalingError('FORBIDDEN', 'viewers cannot send media; the host can invite you to the stage');
+    }
     if (peer.transportFor(direction)) {
       throw new SignalingError('TRANSPORT_LIMIT', `this peer already has a ${direction} transport`);
     }
@@ -102,6 +105,7 @@ export class RoomMedia {
   }
 
   async produce(peer: Peer, request: ProduceRequest): Promise<PeerProducer> {
+    if (!peer.onStage) throw new SignalingError('FORBIDDEN', 'viewers cannot send media');
     const transport = peer.ownTransport(request.transportId);
     if (transport.appData.direction !== 'send') {
       throw new SignalingError('WRONG_TRANSPORT_DIRECTION', 'produce needs a send transport');

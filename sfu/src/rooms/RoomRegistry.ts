@@ -5,6 +5,7 @@ import type { WorkerPool } from '../media/WorkerPool.ts';
 import { Room } from './Room.ts';
 import { RoomRouters } from './RoomRouters.ts';
 import { SpeakerDetector } from './SpeakerDetector.ts';
+import type { WebinarDirectory } from './WebinarDirectory.ts';
 
 /**
  * Live rooms by id. Creation is keyed by id with the pending promise stored before the first await,
@@ -15,6 +16,7 @@ export class RoomRegistry {
   readonly #creating = new Map<string, Promise<Room>>();
 
   constructor(
+    readonly webinars: WebinarDirectory,
     private readonly pool: WorkerPool,
     private readonly config: Config,
     private readonly logger: Logger,
@@ -53,7 +55,8 @@ export class RoomRegistry {
     const main = await this.pool.createRouter(codecs);
     const routers = new RoomRouters(main, this.pool, codecs, this.config.workers.consumerBudget, logger);
     const speakers = await SpeakerDetector.create(main, this.config.speakers);
-    const room = new Room(roomId, routers, speakers, this.config, logger);
+    const kind = this.webinars.isWebinar(roomId) ? 'webinar' : 'meeting';
+    const room = new Room(roomId, kind, routers, speakers, this.config, logger);
     this.#rooms.set(roomId, room);
     room.once('close', () => {
       if (this.#rooms.get(roomId) === room) this.#rooms.delete(roomId);

@@ -1,5 +1,5 @@
 import type { types } from 'mediasoup';
-import type { ReplyData, RequestName, RequestPayload } from '../../../shared/index.ts';
+import type { ReplyData, RequestName, RequestPayload, Role } from '../../../shared/index.ts';
 import { SignalingError } from '../errors.ts';
 import type { Attachment, Notify, Peer } from '../rooms/Peer.ts';
 import type { Room } from '../rooms/Room.ts';
@@ -47,8 +47,12 @@ const EMPTY: Record<string, never> = {};
 
 /** One handler per request; each acts only on the sender's own peer and what that peer owns. */
 export const handlers: { [N in RequestName]: Handler<N> } = {
-  async join(ctx, { roomId, displayName, resume }) {
+  async join(ctx, { roomId, displayName, resume, key }) {
     notJoined(ctx);
+    const webinars = ctx.registry.webinars;
+    // Checked before anything is created: a wrong link never makes a room.
+    const isWebinar = webinars.isWebinar(roomId) || ctx.registry.get(roomId)?.kind === 'webinar';
+    const role: Role = isWebinar ? webinars.roleFor(roomId, key) : 'participant';
     const room = await ctx.registry.getOrCreate(roomId);
     notJoined(ctx); // a second join may have completed while this one waited for the router
     if (!ctx.isConnected()) {
@@ -57,14 +61,37 @@ export const handlers: { [N in RequestName]: Handler<N> } = {
     }
     const attachment = attachmentFor(ctx);
     const resumed = resume ? room.resumePeer(resume, attachment) : undefined;
-    const peer = resumed ?? (await room.addPeer(displayName, attachment));
+    const peer = resumed ?? (await room.addPeer(displayName, attachment, role));
     if (!ctx.isConnected()) {
       // The socket went away while the router was being chosen: do not leave a ghost behind.
       room.removePeer(peer);
       throw new SignalingError('NOT_JOINED', 'disconnected while joining');
     }
     bind(ctx, room, peer);
-    return room.joinReply(peer, resumed !== undefined);
+    return room.joinReply(peer, resumed !== undefined, webinars.keys(roomId));
+  },
+
+  async createWebinar(ctx) {
+    notJoined(ctx);
+    return ctx.registry.webinars.create();
+  },
+
+  async inviteToStage(ctx, { peerId }) {
+    const { room, peer } = joined(ctx);
+    room.inviteToStage(peer, peerId);
+    return EMPTY;
+  },
+
+  async answerStageInvite(ctx, { accept }) {
+    const { room, peer } = joined(ctx);
+    room.answerStageInvite(peer, accept);
+    return EMPTY;
+  },
+
+  async moveToAudience(ctx, { peerId }) {
+    const { room, peer } = joined(ctx);
+    room.moveToAudience(peer, peerId);
+    return EMPTY;
   },
 
   async ready(ctx, { rtpCapabilities }) {
