@@ -18,8 +18,9 @@ export function useTiles() {
   const room = useRoomStore();
   const layout = useLayoutStore();
 
+  /** Webinar viewers never have a tile: the audience is a count and a list, not a grid. */
   const all = computed<TileModel[]>(() =>
-    room.participants.flatMap((participant) => {
+    room.participants.filter((participant) => participant.role !== 'viewer').flatMap((participant) => {
       const tiles: TileModel[] = [{ key: `${participant.id}:camera`, participant, source: 'camera' }];
       if (participant.media.screen) tiles.push({ key: `${participant.id}:screen`, participant, source: 'screen' });
       return tiles;

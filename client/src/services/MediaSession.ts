@@ -8,6 +8,7 @@ import {
   type MediaSource,
   type PeerInfo,
   type ProducerInfo,
+  type Role,
   type RoomCloseReason,
   type RtpCapabilitiesPayload,
 } from '../../../shared/index.ts';
@@ -42,6 +43,10 @@ export interface SessionListener {
   onConnectionChange(state: ConnectionState): void;
   onRoomClosed(reason: RoomCloseReason): void;
   onReplaced(): void;
+  onAudienceCount(count: number): void;
+  onStageInvite(byName: string): void;
+  onStageInviteAnswered(peerId: string, accepted: boolean): void;
+  onRoleChanged(peerId: string, role: Role): void;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -64,6 +69,8 @@ export class MediaSession {
   #settings: ClientSettings | undefined;
   #roomId = '';
   #displayName = '';
+  /** Webinar link key, sent again when rejoining after a dropped connection. */
+  #key: string | undefined;
   #joined = false;
   #closed = false;
 
@@ -97,6 +104,10 @@ export class MediaSession {
     on('activeSpeaker', ({ peerId }) => listener.onActiveSpeaker(peerId));
     on('speaking', ({ peerIds }) => listener.onSpeaking(peerIds));
     on('roomClosed', ({ reason }) => listener.onRoomClosed(reason));
+    on('audienceCount', ({ count }) => listener.onAudienceCount(count));
+    on('stageInvite', ({ byName }) => listener.onStageInvite(byName));
+    on('stageInviteAnswered', ({ peerId, accepted }) => listener.onStageInviteAnswered(peerId, accepted));
+    on('roleChanged', ({ peerId, role }) => listener.onRoleChanged(peerId, role));
     on('sessionReplaced', () => {
       this.close();
       listener.onReplaced();
@@ -117,9 +128,10 @@ export class MediaSession {
     return this.#settings;
   }
 
-  async join(roomId: string, displayName: string): Promise<void> {
+  async join(roomId: string, displayName: string, key?: string): Promise<void> {
     this.#roomId = roomId;
     this.#displayName = displayName;
+    this.#key = key;
     await this.#connected();
     await this.#enterRoom();
     this.#joined = true;
@@ -131,6 +143,18 @@ export class MediaSession {
 
   async sendChat(text: string): Promise<ChatMessage> {
     return request(this.socket, 'sendChat', { text });
+  }
+
+  async inviteToStage(peerId: string): Promise<void> {
+    await request(this.socket, 'inviteToStage', { peerId });
+  }
+
+  async answerStageInvite(accept: boolean): Promise<void> {
+    await request(this.socket, 'answerStageInvite', { accept });
+  }
+
+  async moveToAudience(peerId: string): Promise<void> {
+    await request(this.socket, 'moveToAudience', { peerId });
   }
 
   async stats(): Promise<SessionStats> {
@@ -170,6 +194,7 @@ export class MediaSession {
       roomId: this.#roomId,
       displayName: this.#displayName,
       ...(credentials ? { resume: { ...credentials, transportIds } } : {}),
+      ...(this.#key ? { key: this.#key } : {}),
     });
     saveCredentials(this.#roomId, { peerId: reply.peerId, token: reply.resumeToken });
     this.#settings = reply.settings;

@@ -25,6 +25,7 @@ export class ViewTracker {
   readonly #intersections: IntersectionObserver;
   readonly #sizes: ResizeObserver;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #audioOnly = false;
 
   constructor(private readonly send: (updates: Update[]) => Promise<void>) {
     this.#intersections = new IntersectionObserver((entries) => {
@@ -54,6 +55,12 @@ export class ViewTracker {
   removeVideo(consumerId: string): void {
     this.#videos.delete(consumerId);
     this.#told.delete(consumerId);
+  }
+
+  /** Low-bandwidth mode: every video paused, sound only. */
+  setAudioOnly(audioOnly: boolean): void {
+    this.#audioOnly = audioOnly;
+    this.#schedule();
   }
 
   observe(element: Element, consumerId: string): void {
@@ -86,7 +93,7 @@ export class ViewTracker {
   }
 
   #wanted(consumerId: string): Wanted {
-    if (document.visibilityState === 'hidden') return { paused: true };
+    if (this.#audioOnly || document.visibilityState === 'hidden') return { paused: true };
     let tallest = -1;
     for (const tile of this.#tiles.values()) {
       if (tile.consumerId === consumerId && tile.visible) tallest = Math.max(tallest, tile.height);

@@ -1,9 +1,9 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import type { ChatMessage, ClientSettings, JoinReply, MediaSource, PeerInfo } from '../../../shared/index.ts';
+import type { ChatMessage, ClientSettings, JoinReply, MediaSource, PeerInfo, Role, RoomKind, WebinarKeys } from '../../../shared/index.ts';
 import { MediaSession } from '../services/MediaSession.ts';
 import type { LocalSourceState } from '../services/Publisher.ts';
-import type { LocalMedia } from '../services/media-devices.ts';
+import { type LocalMedia, openLocalMedia } from '../services/media-devices.ts';
 import { RequestError } from '../services/signaling.ts';
 import { useChatStore } from './chat.ts';
 
@@ -16,6 +16,7 @@ export interface Participant {
   id: string;
   displayName: string;
   isLocal: boolean;
+  role: Role;
   /** Keys for `session.track(key)`; absent while nothing plays for that source. */
   tracks: Partial<Record<MediaSource, string>>;
   /** What the participant publishes and whether it is paused (muted, camera off). */
@@ -34,6 +35,7 @@ function participantFrom(peer: PeerInfo, previous?: Participant): Participant {
     id: peer.id,
     displayName: peer.displayName,
     isLocal: false,
+    role: peer.role,
     tracks: previous?.tracks ?? {},
     media,
     handRaisedAt: peer.handRaisedAt,
@@ -58,9 +60,22 @@ export const useRoomStore = defineStore('room', () => {
   const audioBlocked = ref(false);
   const session = shallowRef<MediaSession>();
   const settings = shallowRef<ClientSettings>();
+  const kind = ref<RoomKind>('meeting');
+  const role = ref<Role>('participant');
+  const audienceCount = ref(0);
+  const webinarKeys = shallowRef<WebinarKeys>();
+  /** The host's name while an invitation onto the stage waits for this viewer's answer. */
+  const stageInviteFrom = ref<string>();
+  const audioOnly = ref(false);
 
   const local = computed(() => participants.value.find((p) => p.isLocal));
   const participantCount = computed(() => participants.value.length);
+  /** Everyone present: in a webinar the stage plus the audience count (viewers are not all listed). */
+  const peopleCount = computed(() =>
+    kind.value === 'webinar'
+      ? participants.value.filter((p) => p.role !== 'viewer').length + audienceCount.value
+      : participants.value.length,
+  );
   const micOn = computed(() => local.value?.media.microphone?.paused === false);
   const cameraOn = computed(() => local.value?.media.camera?.paused === false);
   const sharingScreen = computed(() => Boolean(local.value?.media.screen));
@@ -75,11 +90,16 @@ export const useRoomStore = defineStore('room', () => {
     const mine = previous.get(reply.peerId) ?? local.value;
     localPeerId.value = reply.peerId;
     settings.value = reply.settings;
+    kind.value = reply.kind;
+    role.value = reply.role;
+    audienceCount.value = reply.audienceCount;
+    webinarKeys.value = reply.webinarKeys;
     participants.value = [
       {
         id: reply.peerId,
         displayName: reply.self.displayName,
         isLocal: true,
+        role: reply.role,
         tracks: mine?.tracks ?? {},
         media: mine?.media ?? {},
         handRaisedAt: reply.self.handRaisedAt,
@@ -164,6 +184,20 @@ export const useRoomStore = defineStore('room', () => {
         session.value = undefined;
         status.value = 'replaced';
       },
+      onAudienceCount: (count) => {
+        audienceCount.value = count;
+      },
+      onStageInvite: (byName) => {
+        stageInviteFrom.value = byName;
+      },
+      onStageInviteAnswered: (peerId, accepted) => {
+        if (!accepted) notice.value = `${find(peerId)?.displayName ?? 'The viewer'} declined the invitation to the stage.`;
+      },
+      onRoleChanged: (peerId, newRole) => {
+        const participant = find(peerId);
+        if (participant) participant.role = newRole;
+        if (peerId === localPeerId.value) void becomeRole(newRole);
+      },
     });
   }
 
@@ -178,11 +212,38 @@ export const useRoomStore = defineStore('room', () => {
    * Joins and starts receiving at once; local media (which may still be opening its devices) is
    * published as soon as both are ready, so camera start-up never delays seeing the others.
    */
+  /** My own role changed: going on stage opens camera and mic; going back to the audience stops them. */
+  async function becomeRole(newRole: Role): Promise<void> {
+    role.value = newRole;
+    const current = session.value;
+    if (!current) return;
+    if (newRole === 'viewer') {
+      current.publisher.close();
+      const me = local.value;
+      if (me) {
+        me.media = {};
+        me.tracks = {};
+        me.handRaisedAt = null;
+      }
+      // Viewers are not told about other viewers.
+      participants.value = participants.value.filter((p) => p.isLocal || p.role !== 'viewer');
+      return;
+    }
+    if (newRole === 'speaker' && !local.value?.media.camera && !local.value?.media.microphone) {
+      const media = await openLocalMedia({ camera: true, microphone: true });
+      notice.value = media.problem;
+      await control('go on stage', async (s) => {
+        if (media.microphone) await s.publisher.publish('microphone', media.microphone);
+        if (media.camera) await s.publisher.publish('camera', media.camera);
+      });
+    }
+  }
+
   async function join(
     id: string,
     displayName: string,
     localMedia: LocalMedia | Promise<LocalMedia>,
-    options: { cameraHeight?: number } = {},
+    options: { cameraHeight?: number; key?: string } = {},
   ): Promise<void> {
     if (session.value) return;
     status.value = 'joining';
@@ -193,7 +254,7 @@ export const useRoomStore = defineStore('room', () => {
     current.publisher.setCameraHeight(options.cameraHeight);
     session.value = current;
     try {
-      const [, media] = await Promise.all([current.join(id, displayName), localMedia]);
+      const [, media] = await Promise.all([current.join(id, displayName, options.key), localMedia]);
       notice.value = media.problem;
       for (const source of ['microphone', 'camera'] as const) {
         const track = media[source];
@@ -243,10 +304,22 @@ export const useRoomStore = defineStore('room', () => {
   const switchDevice = (kind: 'camera' | 'microphone', deviceId: string) =>
     control(`switch the ${kind}`, (s) => s.publisher.switchDevice(kind, deviceId));
   const sendChat = (text: string) => control('send the message', async (s) => chat.add(await s.sendChat(text)));
+  const inviteToStage = (peerId: string) => control('invite to the stage', (s) => s.inviteToStage(peerId));
+  const moveToAudience = (peerId: string) => control('move to the audience', (s) => s.moveToAudience(peerId));
+  const answerStageInvite = (accept: boolean) => {
+    stageInviteFrom.value = undefined;
+    return control('answer the invitation', (s) => s.answerStageInvite(accept));
+  };
+  function toggleAudioOnly(): void {
+    audioOnly.value = !audioOnly.value;
+    session.value?.views.setAudioOnly(audioOnly.value);
+  }
 
   return {
-    status, error, notice, roomId, localPeerId, participants, settings, activeSpeakerId, stageSpeakerId, speaking, audioBlocked, session,
-    local, participantCount, micOn, cameraOn, sharingScreen, handRaised,
+    status, error, notice, roomId, localPeerId, participants, settings,
+    kind, role, audienceCount, webinarKeys, stageInviteFrom, audioOnly,
+    inviteToStage, moveToAudience, answerStageInvite, toggleAudioOnly, activeSpeakerId, stageSpeakerId, speaking, audioBlocked, session,
+    local, participantCount, peopleCount, micOn, cameraOn, sharingScreen, handRaised,
     join, leave, toggleMic, toggleCamera, toggleScreenShare, toggleHand, switchDevice, sendChat,
   };
 });
