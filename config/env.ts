@@ -14,6 +14,7 @@ export const ENV_KEYS = {
   ROUNDTABLE_WORKER_LOG_LEVEL: 'workers.logLevel',
   ROUNDTABLE_WORKER_CONSUMER_BUDGET: 'workers.consumerBudget',
   ROUNDTABLE_SCREEN_MAX_BITRATE: 'media.screenMaxBitrate',
+  ROUNDTABLE_KEYFRAME_REQUEST_DELAY_MS: 'media.keyFrameRequestDelayMs',
   ROUNDTABLE_OPUS_DTX: 'media.opusDtx',
   ROUNDTABLE_OPUS_FEC: 'media.opusFec',
   ROUNDTABLE_GRID_PAGE_SIZE: 'client.gridPageSize',

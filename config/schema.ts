@@ -62,6 +62,11 @@ export const configSchema = z
           { scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
         ]),
       screenMaxBitrate: bitrate.default(2_500_000),
+      /**
+       * Keyframe requests to a publisher are gathered over this window: a storm of new viewers makes a
+       * camera send one keyframe, not one per viewer.
+       */
+      keyFrameRequestDelayMs: z.coerce.number().int().min(0).max(5_000).default(500),
       /** Opus discontinuous transmission (silence costs ~nothing) and in-band forward error correction. */
       opusDtx: boolFromEnv.default(true),
       opusFec: boolFromEnv.default(true),

@@ -121,6 +121,7 @@ export class RoomMedia {
       producer = await transport.produce<ProducerAppData>({
         kind: request.kind,
         rtpParameters: request.rtpParameters as types.RtpParameters,
+        ...(request.kind === 'video' ? { keyFrameRequestDelay: this.config.media.keyFrameRequestDelayMs } : {}),
         appData: { peerId: peer.id, source: request.source },
       });
     } catch (error) {
