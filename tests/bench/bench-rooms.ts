@@ -1,6 +1,6 @@
 /**
- * Rooms for the forwarding benchmark, made through the server's own RoomRegistry so they sit on the
- * workers the pool chooses, exactly as meetings do.
+ * Rooms for the synthetic benchmarks (forwarding, broadcast), made through the server's own
+ * RoomRegistry so they sit on the workers the pool chooses, exactly as meetings do.
  */
 import type { types } from 'mediasoup';
 import type { Room } from '../../sfu/src/rooms/Room.ts';
@@ -18,7 +18,7 @@ export interface BenchRoom {
  * One room per worker. The pool puts each new room's router on its least-loaded worker, so W rooms on
  * an idle pool land on W different workers.
  */
-export async function roomPerWorker(server: RoundtableServer, idPrefix: string): Promise<BenchRoom[]> {
+export async function roomPerWorker(server: RoundtableServer, idPrefix: string, tool: string): Promise<BenchRoom[]> {
   const rooms: BenchRoom[] = [];
   for (let i = 0; i < server.pool.size; i++) {
     const room = await server.registry.getOrCreate(`${idPrefix}-${i}`);
@@ -27,7 +27,7 @@ export async function roomPerWorker(server: RoundtableServer, idPrefix: string):
   }
   const used = new Set(rooms.map((r) => r.workerIndex));
   if (used.size < rooms.length) {
-    progress('forwarding', `warning: the pool put ${rooms.length} rooms on only ${used.size} workers; CPU per worker will be uneven`);
+    progress(tool, `warning: the pool put ${rooms.length} rooms on only ${used.size} workers; CPU per worker will be uneven`);
   }
   return rooms;
 }

@@ -38,6 +38,8 @@ export interface IntervalRates {
   outMbitPerSecond: number;
   /** Lost / expected at the sink, from sequence-number gaps; null when nothing was expected. */
   lossPercent: number | null;
+  /** The same for each kind of stream the sink tells apart ("audio", "video"). */
+  lossPercentByKind: Record<string, number | null>;
   /** Datagrams the kernel dropped on the sink's sockets (the sink fell behind). */
   sinkKernelDrops: number;
   /** Consumer streams seen at the sink so far. */
@@ -71,6 +73,20 @@ export async function takeSnapshot(sources: SnapshotSources): Promise<Snapshot> 
 
 const percentOf = (cpuSeconds: number, wallSeconds: number): number => (cpuSeconds / wallSeconds) * 100;
 
+function lossPercent(packets: number, expected: number): number | null {
+  // A reordered packet can make `packets` exceed `expected` in a short window: that is not negative loss.
+  return expected > 0 ? (Math.max(0, expected - packets) / expected) * 100 : null;
+}
+
+function lossByKind(from: SinkTotals, to: SinkTotals): Record<string, number | null> {
+  const byKind: Record<string, number | null> = {};
+  for (const [kind, now] of Object.entries(to.byKind)) {
+    const before = from.byKind[kind] ?? { packets: 0, expected: 0 };
+    byKind[kind] = lossPercent(now.packets - before.packets, now.expected - before.expected);
+  }
+  return byKind;
+}
+
 export function ratesBetween(from: Snapshot, to: Snapshot): IntervalRates {
   const seconds = (to.at - from.at) / 1000;
   const packets = to.sink.packets - from.sink.packets;
@@ -80,8 +96,8 @@ export function ratesBetween(from: Snapshot, to: Snapshot): IntervalRates {
     inPacketsPerSecond: (to.producerPackets - from.producerPackets) / seconds,
     outPacketsPerSecond: packets / seconds,
     outMbitPerSecond: ((to.sink.bytes - from.sink.bytes) * 8) / seconds / 1e6,
-    // A reordered packet can make `packets` exceed `expected` in a short window: that is not negative loss.
-    lossPercent: expected > 0 ? (Math.max(0, expected - packets) / expected) * 100 : null,
+    lossPercent: lossPercent(packets, expected),
+    lossPercentByKind: lossByKind(from.sink, to.sink),
     sinkKernelDrops: to.kernelDrops - from.kernelDrops,
     streams: to.sink.streams,
     probePacketsPerSecond: (to.sink.otherRtp - from.sink.otherRtp) / seconds,

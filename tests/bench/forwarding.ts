@@ -4,7 +4,6 @@
  * 127.0.0.1. For each step it reports what reached the receivers, what was lost, and the CPU each
  * mediasoup worker used. See docs/benchmarks.md.
  */
-import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { version as mediasoupVersion } from 'mediasoup';
@@ -21,13 +20,14 @@ import {
   positiveNumber,
   progress,
   runTool,
-  sleep,
 } from './cli.ts';
 import { FfmpegSource, requireFfmpeg } from './ffmpeg-source.ts';
 import { type StepResult, progressLine, resultColumns, stepJson } from './forwarding-report.ts';
-import { type IntervalRates, type Snapshot, type SnapshotSources, ratesBetween, takeSnapshot } from './forwarding-sampler.ts';
+import type { SnapshotSources } from './forwarding-sampler.ts';
+import { type HoldResult, holdLoad } from './hold.ts';
+import { machineInfo } from './machine.ts';
 import { RtpSink } from './rtp-sink.ts';
-import { createPublisher, producerPackets } from './synthetic-publisher.ts';
+import { createPublisher, waitForIngress } from './synthetic-publisher.ts';
 import { ReceiverFleet } from './synthetic-receivers.ts';
 import { tableHeader, tableRow } from './table.ts';
 
@@ -138,7 +138,7 @@ async function main(signal: AbortSignal): Promise<number> {
       throw new UsageError(`${maxReceivers} receivers need more UDP ports than rtc ${rtc.minPort}-${rtc.maxPort} holds`);
     }
 
-    const rooms = await roomPerWorker(sfu.server, 'bench-forwarding');
+    const rooms = await roomPerWorker(sfu.server, 'bench-forwarding', TOOL);
     const publisher = await createPublisher(rooms[0]!.router, options.audio);
     cleanup.add('the publisher', () => publisher.close());
     const producerIds = publisher.producers.map((producer) => producer.id);
@@ -161,13 +161,7 @@ async function main(signal: AbortSignal): Promise<number> {
       if (fatal) throw fatal;
     };
 
-    const ingressDeadline = performance.now() + INGRESS_TIMEOUT_MS;
-    while ((await producerPackets(publisher.producers)) === 0) {
-      if (signal.aborted) return 130;
-      healthy();
-      if (performance.now() > ingressDeadline) throw new ToolError(`no RTP from ffmpeg reached the producer in ${INGRESS_TIMEOUT_MS / 1000} s`);
-      await sleep(100, signal);
-    }
+    if (!(await waitForIngress(publisher.producers, INGRESS_TIMEOUT_MS, signal, healthy))) return 130;
 
     const fleet = new ReceiverFleet(
       rooms.map((room) => ({ router: room.router, producerIds })),
@@ -185,19 +179,10 @@ async function main(signal: AbortSignal): Promise<number> {
     );
 
     /** Holds the current load for `seconds`, printing a progress line each second; undefined if interrupted. */
-    const hold = async (seconds: number, phase: string): Promise<{ rates: IntervalRates; last: Snapshot } | undefined> => {
-      const start = await takeSnapshot(sources);
-      let previous = start;
-      for (let tick = 1; tick <= Math.ceil(seconds); tick++) {
-        await sleep(start.at + Math.min(tick, seconds) * 1000 - performance.now(), signal);
-        if (signal.aborted) return undefined;
-        healthy();
-        const now = await takeSnapshot(sources);
-        progress(TOOL, progressLine(`${phase} ${tick}/${Math.ceil(seconds)} s`, fleet.receivers, ratesBetween(previous, now)));
-        previous = now;
-      }
-      return { rates: ratesBetween(start, previous), last: previous };
-    };
+    const hold = (seconds: number, phase: string): Promise<HoldResult | undefined> =>
+      holdLoad(sources, seconds, signal, healthy, (tick, ticks, rates) =>
+        progress(TOOL, progressLine(`${phase} ${tick}/${ticks} s`, fleet.receivers, rates)),
+      );
 
     const columns = resultColumns();
     process.stdout.write(`${tableHeader(columns)}\n`);
@@ -228,14 +213,7 @@ async function main(signal: AbortSignal): Promise<number> {
       tool: TOOL,
       date: new Date().toISOString(),
       interrupted: signal.aborted,
-      machine: {
-        cpus: os.cpus().length,
-        cpuModel: os.cpus()[0]?.model ?? 'unknown',
-        kernel: os.release(),
-        node: process.version,
-        mediasoup: mediasoupVersion,
-        ffmpeg: ffmpegVersion,
-      },
+      machine: { ...machineInfo(), mediasoup: mediasoupVersion, ffmpeg: ffmpegVersion },
       options,
       sinkReceiveBufferBytes: sink.receiveBufferBytes,
       steps: results.map(stepJson),

@@ -3,6 +3,7 @@
  * per producer. No browser, no DTLS/SRTP, no congestion feedback: what is left is mediasoup's
  * forwarding work, which is what the benchmark measures.
  */
+import { performance } from 'node:perf_hooks';
 import type { types } from 'mediasoup';
 import type { RtpSink } from './rtp-sink.ts';
 
@@ -11,14 +12,23 @@ export interface ReceiverTarget {
   producerIds: readonly string[];
 }
 
+/**
+ * Told of each consumer once it exists (paused) and its SSRC is watched, before it is resumed, so
+ * nothing it forwards can be missed. `startedAt` is the performance.now() time just before
+ * transport.consume() was called.
+ */
+export type ConsumerObserver = (consumer: types.Consumer, ssrc: number, startedAt: number) => void;
+
 export class ReceiverFleet {
   readonly #transports: types.PlainTransport[] = [];
   #consumers = 0;
+  #nextIndex = 0;
 
   /** Receivers go round-robin over the targets (one per worker), so each worker gets an equal share. */
   constructor(
     private readonly targets: readonly ReceiverTarget[],
     private readonly sink: RtpSink,
+    private readonly onConsumer?: ConsumerObserver,
   ) {
     if (targets.length === 0) throw new Error('no router to receive from');
   }
@@ -36,16 +46,18 @@ export class ReceiverFleet {
    * to a worker; stops early (leaving fewer) when `signal` aborts.
    */
   async growTo(count: number, concurrency: number, signal: AbortSignal, onProgress: (done: number) => void): Promise<void> {
-    let next = this.#transports.length;
     const lane = async (): Promise<void> => {
-      while (!signal.aborted) {
-        const index = next++;
-        if (index >= count) return;
-        await this.#add(index);
+      while (!signal.aborted && this.#nextIndex < count) {
+        await this.add();
         onProgress(this.#transports.length);
       }
     };
     await Promise.all(Array.from({ length: concurrency }, lane));
+  }
+
+  /** Adds one receiver, whatever else is being added at the same time (a paced join storm). */
+  add(): Promise<void> {
+    return this.#add(this.#nextIndex++);
   }
 
   close(): void {
@@ -60,11 +72,13 @@ export class ReceiverFleet {
     for (const producerId of target.producerIds) {
       // The router's own capabilities: every codec and header extension it offers, as a browser
       // supporting all of them would declare. Paused first, then resumed, as the server does for peers.
+      const startedAt = performance.now();
       const consumer = await transport.consume({ producerId, rtpCapabilities: target.router.rtpCapabilities, paused: true });
       this.#consumers++;
       const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
       if (ssrc === undefined) throw new Error(`consumer ${consumer.id} has no SSRC`);
-      this.sink.watch(ssrc);
+      this.sink.watch(ssrc, consumer.kind);
+      this.onConsumer?.(consumer, ssrc, startedAt);
       await consumer.resume();
     }
   }

@@ -1,0 +1,285 @@
+/**
+ * A webinar on one Roundtable server, without browsers: one synthetic speaker (ffmpeg sending VP8 and
+ * Opus as plain RTP) and synthetic viewers on PlainTransports, spread over the workers, all on
+ * 127.0.0.1. First a join storm (time to first frame, keyframe requests reaching the speaker), then a
+ * ramp of viewers (forwarding, loss and CPU per step). See docs/benchmarks.md.
+ */
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { version as mediasoupVersion } from 'mediasoup';
+import { startTestServer } from '../helpers/server.ts';
+import { pipeProducers, roomPerWorker } from './bench-rooms.ts';
+import {
+  type RampStep,
+  capacity,
+  capacityLine,
+  rampColumns,
+  rampProgressLine,
+  rampStepJson,
+  stormColumns,
+  stormJson,
+  stormRow,
+} from './broadcast-report.ts';
+import { FirstFrameTimer, type StormPlan, runJoinStorm } from './broadcast-storm.ts';
+import { Cleanup } from './cleanup.ts';
+import {
+  ToolError,
+  UsageError,
+  frameSize,
+  increasingIntList,
+  nonNegativeNumber,
+  positiveInt,
+  positiveNumber,
+  progress,
+  runTool,
+} from './cli.ts';
+import { FfmpegSource, requireFfmpeg } from './ffmpeg-source.ts';
+import type { SnapshotSources } from './forwarding-sampler.ts';
+import { type HoldResult, holdLoad } from './hold.ts';
+import { machineInfo } from './machine.ts';
+import { RtpSink } from './rtp-sink.ts';
+import { createPublisher, waitForIngress } from './synthetic-publisher.ts';
+import { ReceiverFleet } from './synthetic-receivers.ts';
+import { table, tableHeader, tableRow } from './table.ts';
+
+const TOOL = 'broadcast';
+
+const USAGE = `Usage: node --import tsx tests/bench/broadcast.ts [options]
+
+One speaker (ffmpeg-fed VP8 + Opus) to many synthetic viewers, each consuming audio and video, spread
+evenly over the workers. Phase 1, a join storm: time to first frame per viewer and the keyframe
+requests that reach the speaker. Phase 2, a ramp: packets forwarded, loss and CPU per worker at each
+step. Everything runs on 127.0.0.1.
+
+  --workers N               mediasoup workers (default 2); viewers are split evenly over them
+  --storm N                 viewers joining in the storm (default 100)
+  --storm-seconds S         the storm's viewers start evenly spaced over S seconds (default 10)
+  --steps A,B,...           viewers at each ramp step, increasing, the first >= --storm
+                            (default 250,500,750,1000,1250,1500)
+  --duration S              seconds measured at each step (default 10)
+  --warmup S                seconds after adding viewers before measuring (default 3)
+  --video-kbps K            VP8 bitrate (default 1000)
+  --size WxH                video size (default 1280x720)
+  --fps N                   video frame rate (default 30)
+  --receivers-per-socket N  viewers sharing one sink socket (default 100)
+  --concurrency N           viewers set up in parallel during the ramp (default 16)
+  -h, --help                this text
+
+Progress goes to stderr; stdout gets the storm table, one ramp row per step, the capacity line, then
+one line of JSON.
+`;
+
+interface Options {
+  workers: number;
+  storm: number;
+  stormSeconds: number;
+  steps: number[];
+  durationSeconds: number;
+  warmupSeconds: number;
+  videoKbps: number;
+  width: number;
+  height: number;
+  fps: number;
+  receiversPerSocket: number;
+  concurrency: number;
+}
+
+function parseOptions(argv: string[]): Options | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      workers: { type: 'string', default: '2' },
+      storm: { type: 'string', default: '100' },
+      'storm-seconds': { type: 'string', default: '10' },
+      steps: { type: 'string', default: '250,500,750,1000,1250,1500' },
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '3' },
+      'video-kbps': { type: 'string', default: '1000' },
+      size: { type: 'string', default: '1280x720' },
+      fps: { type: 'string', default: '30' },
+      'receivers-per-socket': { type: 'string', default: '100' },
+      concurrency: { type: 'string', default: '16' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return undefined;
+  const { width, height } = frameSize('size', values.size);
+  const options: Options = {
+    workers: positiveInt('workers', values.workers),
+    storm: positiveInt('storm', values.storm),
+    stormSeconds: positiveNumber('storm-seconds', values['storm-seconds']),
+    steps: increasingIntList('steps', values.steps),
+    durationSeconds: positiveNumber('duration', values.duration),
+    warmupSeconds: nonNegativeNumber('warmup', values.warmup),
+    videoKbps: positiveInt('video-kbps', values['video-kbps']),
+    width,
+    height,
+    fps: positiveInt('fps', values.fps),
+    receiversPerSocket: positiveInt('receivers-per-socket', values['receivers-per-socket']),
+    concurrency: positiveInt('concurrency', values.concurrency),
+  };
+  // The storm's viewers stay for the ramp, which only ever adds.
+  if (options.steps[0]! < options.storm) {
+    throw new UsageError(`--steps must start at --storm (${options.storm}) or above (got ${options.steps[0]})`);
+  }
+  return options;
+}
+
+/** Asks for 8 MiB per sink socket; the kernel grants up to net.core.rmem_max (x2). */
+const SINK_RECEIVE_BUFFER = 8 * 1024 * 1024;
+const INGRESS_TIMEOUT_MS = 10_000;
+/** The clip has a keyframe every second, so a viewer without one after this long never gets one. */
+const FIRST_FRAME_TIMEOUT_MS = 10_000;
+
+async function main(signal: AbortSignal): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  if (!options) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const ffmpegVersion = requireFfmpeg(true);
+  const maxViewers = options.steps[options.steps.length - 1]!;
+  const cleanup = new Cleanup(TOOL);
+  let fatal: Error | undefined;
+  const steps: RampStep[] = [];
+
+  try {
+    const sink = await RtpSink.open(Math.ceil(maxViewers / options.receiversPerSocket), SINK_RECEIVE_BUFFER, (error) => {
+      fatal ??= error;
+    });
+    cleanup.add('the RTP sink', () => sink.close());
+
+    const sfu = await startTestServer({ workers: { count: options.workers } });
+    cleanup.add('the server', () => sfu.close());
+    // The pool replaces a dead worker, but the rooms on it are gone: nothing measured after that is real.
+    sfu.server.pool.on('workerDied', (index, error) => {
+      fatal ??= new ToolError(`mediasoup worker ${index} died (${error.message}); stopping`);
+    });
+    const { rtc } = sfu.server.config;
+    // Every viewer, the speaker's two transports and each pipe holds one UDP port from the server's RTC range.
+    const portsNeeded = maxViewers + 2 + 4 * (options.workers - 1);
+    if (portsNeeded > rtc.maxPort - rtc.minPort + 1) {
+      throw new UsageError(`${maxViewers} viewers need more UDP ports than rtc ${rtc.minPort}-${rtc.maxPort} holds`);
+    }
+
+    const rooms = await roomPerWorker(sfu.server, 'bench-broadcast', TOOL);
+    // The speaker declares PLI and FIR like a browser, or mediasoup would never ask it for a keyframe.
+    const speaker = await createPublisher(rooms[0]!.router, true, { keyframeRequests: true });
+    cleanup.add('the speaker', () => speaker.close());
+    const video = speaker.producers.find((producer) => producer.kind === 'video');
+    if (!video) throw new Error('the speaker has no video producer');
+    // Video first, so that a viewer's time to first frame is not lengthened by setting up its audio.
+    const producerIds = [video, ...speaker.producers.filter((producer) => producer !== video)].map((producer) => producer.id);
+    await pipeProducers(rooms, producerIds);
+
+    const stormSeconds = options.stormSeconds + FIRST_FRAME_TIMEOUT_MS / 1000 + 60;
+    const plannedSeconds = stormSeconds + options.steps.length * (options.warmupSeconds + options.durationSeconds + 60) + 60;
+    const ffmpeg = FfmpegSource.start({
+      video: speaker.video,
+      ...(speaker.audio ? { audio: speaker.audio } : {}),
+      width: options.width,
+      height: options.height,
+      fps: options.fps,
+      videoBitrate: options.videoKbps * 1000,
+      maxSeconds: Math.ceil(plannedSeconds),
+    });
+    cleanup.add('ffmpeg', () => ffmpeg.stop());
+    const healthy = (): void => {
+      const failure = ffmpeg.failure();
+      if (failure) throw new ToolError(failure);
+      if (fatal) throw fatal;
+    };
+    if (!(await waitForIngress(speaker.producers, INGRESS_TIMEOUT_MS, signal, healthy))) return 130;
+
+    const timer = new FirstFrameTimer(sink);
+    const fleet = new ReceiverFleet(
+      rooms.map((room) => ({ router: room.router, producerIds })),
+      sink,
+      timer.observe,
+    );
+    cleanup.add('the viewers', () => fleet.close());
+    const sources: SnapshotSources = { pool: sfu.server.pool, sink, producers: speaker.producers, ffmpegPid: ffmpeg.pid };
+
+    progress(
+      TOOL,
+      `${options.workers} worker(s) (pids ${sfu.server.pool.loads().map((l) => l.pid).join(', ')}), ` +
+        `rooms on workers ${rooms.map((r) => r.workerIndex).join(', ')}; ${ffmpegVersion}; ` +
+        `VP8 ${options.width}x${options.height}@${options.fps} ${options.videoKbps} kbps + Opus; ` +
+        `sink receive buffer ${sink.receiveBufferBytes} bytes per socket`,
+    );
+
+    // Phase 1: the join storm.
+    const plan: StormPlan = { viewers: options.storm, seconds: options.stormSeconds, firstFrameTimeoutMs: FIRST_FRAME_TIMEOUT_MS };
+    progress(TOOL, `join storm: ${plan.viewers} viewers over ${plan.seconds} s`);
+    const storm = await runJoinStorm(plan, {
+      fleet,
+      timer,
+      sources,
+      video,
+      signal,
+      healthy,
+      onProgress: (line) => progress(TOOL, line),
+    });
+    const stormSummary = storm && stormRow(storm);
+    if (storm && stormSummary) {
+      if (stormSummary.firstFrames < storm.viewers) {
+        progress(TOOL, `${storm.viewers - stormSummary.firstFrames} viewer(s) had no keyframe within ${FIRST_FRAME_TIMEOUT_MS / 1000} s`);
+      }
+      process.stdout.write(`join storm\n${table(stormColumns, [stormSummary])}\n\nramp\n`);
+    }
+
+    // Phase 2: the ramp, unless the storm was interrupted.
+    const columns = rampColumns();
+    const hold = (seconds: number, phase: string): Promise<HoldResult | undefined> =>
+      holdLoad(sources, seconds, signal, healthy, (tick, ticks, rates) =>
+        progress(TOOL, rampProgressLine(`${phase} ${tick}/${ticks} s`, fleet.receivers, rates)),
+      );
+    if (storm) process.stdout.write(`${tableHeader(columns)}\n`);
+    for (const [index, target] of (storm ? options.steps : []).entries()) {
+      progress(TOOL, `step ${index + 1}/${options.steps.length}: ${target} viewers`);
+      let lastReport = performance.now();
+      await fleet.growTo(target, options.concurrency, signal, (done) => {
+        if (performance.now() - lastReport < 1000) return;
+        lastReport = performance.now();
+        progress(TOOL, `adding viewers ${done}/${target}`);
+      });
+      if (signal.aborted) break;
+      healthy();
+      if (options.warmupSeconds > 0 && !(await hold(options.warmupSeconds, 'warm-up'))) break;
+      const measured = await hold(options.durationSeconds, 'measure');
+      if (!measured) break;
+      const step: RampStep = {
+        ...measured.rates,
+        viewers: fleet.receivers,
+        consumersPerViewer: producerIds.length,
+        consumersPerWorker: measured.last.loads.map((load) => load.consumers),
+        producersPerWorker: measured.last.loads.map((load) => load.producers),
+      };
+      steps.push(step);
+      process.stdout.write(`${tableRow(columns, step)}\n`);
+    }
+
+    const limits = capacity(steps);
+    if (storm) process.stdout.write(`\n${capacityLine(limits, steps.length, options.steps.length)}\n`);
+    const summary = {
+      tool: TOOL,
+      date: new Date().toISOString(),
+      interrupted: signal.aborted,
+      machine: { ...machineInfo(), mediasoup: mediasoupVersion, ffmpeg: ffmpegVersion },
+      options,
+      sinkReceiveBufferBytes: sink.receiveBufferBytes,
+      storm: storm && stormSummary ? stormJson(plan, storm, stormSummary) : null,
+      steps: steps.map(rampStepJson),
+      maxViewersWithinLimits: limits.maxViewers,
+      firstStepOverLimits: limits.firstFailure ?? null,
+    };
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return signal.aborted ? 130 : 0;
+  } finally {
+    await cleanup.run();
+  }
+}
+
+await runTool(TOOL, USAGE, main);
