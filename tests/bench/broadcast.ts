@@ -7,8 +7,6 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { version as mediasoupVersion } from 'mediasoup';
-import { startTestServer } from '../helpers/server.ts';
-import { pipeProducers, roomPerWorker } from './bench-rooms.ts';
 import {
   type RampStep,
   capacity,
@@ -33,12 +31,11 @@ import {
   progress,
   runTool,
 } from './cli.ts';
-import { FfmpegSource, requireFfmpeg } from './ffmpeg-source.ts';
+import { requireFfmpeg } from './ffmpeg-source.ts';
 import type { SnapshotSources } from './forwarding-sampler.ts';
 import { type HoldResult, holdLoad } from './hold.ts';
 import { machineInfo } from './machine.ts';
-import { RtpSink } from './rtp-sink.ts';
-import { createPublisher, waitForIngress } from './synthetic-publisher.ts';
+import { setUpStage, stageLine } from './synthetic-stage.ts';
 import { ReceiverFleet } from './synthetic-receivers.ts';
 import { table, tableHeader, tableRow } from './table.ts';
 
@@ -127,9 +124,6 @@ function parseOptions(argv: string[]): Options | undefined {
   return options;
 }
 
-/** Asks for 8 MiB per sink socket; the kernel grants up to net.core.rmem_max (x2). */
-const SINK_RECEIVE_BUFFER = 8 * 1024 * 1024;
-const INGRESS_TIMEOUT_MS = 10_000;
 /** The clip has a keyframe every second, so a viewer without one after this long never gets one. */
 const FIRST_FRAME_TIMEOUT_MS = 10_000;
 
@@ -142,56 +136,30 @@ async function main(signal: AbortSignal): Promise<number> {
   const ffmpegVersion = requireFfmpeg(true);
   const maxViewers = options.steps[options.steps.length - 1]!;
   const cleanup = new Cleanup(TOOL);
-  let fatal: Error | undefined;
   const steps: RampStep[] = [];
 
   try {
-    const sink = await RtpSink.open(Math.ceil(maxViewers / options.receiversPerSocket), SINK_RECEIVE_BUFFER, (error) => {
-      fatal ??= error;
-    });
-    cleanup.add('the RTP sink', () => sink.close());
-
-    const sfu = await startTestServer({ workers: { count: options.workers } });
-    cleanup.add('the server', () => sfu.close());
-    // The pool replaces a dead worker, but the rooms on it are gone: nothing measured after that is real.
-    sfu.server.pool.on('workerDied', (index, error) => {
-      fatal ??= new ToolError(`mediasoup worker ${index} died (${error.message}); stopping`);
-    });
-    const { rtc } = sfu.server.config;
-    // Every viewer, the speaker's two transports and each pipe holds one UDP port from the server's RTC range.
-    const portsNeeded = maxViewers + 2 + 4 * (options.workers - 1);
-    if (portsNeeded > rtc.maxPort - rtc.minPort + 1) {
-      throw new UsageError(`${maxViewers} viewers need more UDP ports than rtc ${rtc.minPort}-${rtc.maxPort} holds`);
-    }
-
-    const rooms = await roomPerWorker(sfu.server, 'bench-broadcast', TOOL);
-    // The speaker declares PLI and FIR like a browser, or mediasoup would never ask it for a keyframe.
-    const speaker = await createPublisher(rooms[0]!.router, true, { keyframeRequests: true });
-    cleanup.add('the speaker', () => speaker.close());
-    const video = speaker.producers.find((producer) => producer.kind === 'video');
-    if (!video) throw new Error('the speaker has no video producer');
-    // Video first, so that a viewer's time to first frame is not lengthened by setting up its audio.
-    const producerIds = [video, ...speaker.producers.filter((producer) => producer !== video)].map((producer) => producer.id);
-    await pipeProducers(rooms, producerIds);
-
     const stormSeconds = options.stormSeconds + FIRST_FRAME_TIMEOUT_MS / 1000 + 60;
     const plannedSeconds = stormSeconds + options.steps.length * (options.warmupSeconds + options.durationSeconds + 60) + 60;
-    const ffmpeg = FfmpegSource.start({
-      video: speaker.video,
-      ...(speaker.audio ? { audio: speaker.audio } : {}),
-      width: options.width,
-      height: options.height,
-      fps: options.fps,
-      videoBitrate: options.videoKbps * 1000,
-      maxSeconds: Math.ceil(plannedSeconds),
-    });
-    cleanup.add('ffmpeg', () => ffmpeg.stop());
-    const healthy = (): void => {
-      const failure = ffmpeg.failure();
-      if (failure) throw new ToolError(failure);
-      if (fatal) throw fatal;
-    };
-    if (!(await waitForIngress(speaker.producers, INGRESS_TIMEOUT_MS, signal, healthy))) return 130;
+    const stage = await setUpStage(
+      {
+        tool: TOOL,
+        roomPrefix: 'bench-broadcast',
+        noun: 'viewers',
+        workers: options.workers,
+        maxReceivers: maxViewers,
+        receiversPerSocket: options.receiversPerSocket,
+        audio: true,
+        keyframeRequests: true,
+        clip: { width: options.width, height: options.height, fps: options.fps, videoKbps: options.videoKbps },
+        plannedSeconds: plannedSeconds,
+      },
+      cleanup,
+      signal,
+    );
+    if (!stage) return 130;
+    const { sink, sfu, rooms, publisher: speaker, producerIds, ffmpeg, healthy } = stage;
+    const video = speaker.producers.find((producer) => producer.kind === 'video')!;
 
     const timer = new FirstFrameTimer(sink);
     const fleet = new ReceiverFleet(
@@ -202,13 +170,7 @@ async function main(signal: AbortSignal): Promise<number> {
     cleanup.add('the viewers', () => fleet.close());
     const sources: SnapshotSources = { pool: sfu.server.pool, sink, producers: speaker.producers, ffmpegPid: ffmpeg.pid };
 
-    progress(
-      TOOL,
-      `${options.workers} worker(s) (pids ${sfu.server.pool.loads().map((l) => l.pid).join(', ')}), ` +
-        `rooms on workers ${rooms.map((r) => r.workerIndex).join(', ')}; ${ffmpegVersion}; ` +
-        `VP8 ${options.width}x${options.height}@${options.fps} ${options.videoKbps} kbps + Opus; ` +
-        `sink receive buffer ${sink.receiveBufferBytes} bytes per socket`,
-    );
+    progress(TOOL, stageLine(stage, options.workers, ffmpegVersion, `VP8 ${options.width}x${options.height}@${options.fps} ${options.videoKbps} kbps + Opus`));
 
     // Phase 1: the join storm.
     const plan: StormPlan = { viewers: options.storm, seconds: options.stormSeconds, firstFrameTimeoutMs: FIRST_FRAME_TIMEOUT_MS };

@@ -7,8 +7,6 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { version as mediasoupVersion } from 'mediasoup';
-import { startTestServer } from '../helpers/server.ts';
-import { pipeProducers, roomPerWorker } from './bench-rooms.ts';
 import { Cleanup } from './cleanup.ts';
 import {
   ToolError,
@@ -21,13 +19,12 @@ import {
   progress,
   runTool,
 } from './cli.ts';
-import { FfmpegSource, requireFfmpeg } from './ffmpeg-source.ts';
+import { requireFfmpeg } from './ffmpeg-source.ts';
 import { type StepResult, progressLine, resultColumns, stepJson } from './forwarding-report.ts';
 import type { SnapshotSources } from './forwarding-sampler.ts';
 import { type HoldResult, holdLoad } from './hold.ts';
 import { machineInfo } from './machine.ts';
-import { RtpSink } from './rtp-sink.ts';
-import { createPublisher, waitForIngress } from './synthetic-publisher.ts';
+import { setUpStage, stageLine } from './synthetic-stage.ts';
 import { ReceiverFleet } from './synthetic-receivers.ts';
 import { tableHeader, tableRow } from './table.ts';
 
@@ -103,9 +100,6 @@ function parseOptions(argv: string[]): Options | undefined {
   };
 }
 
-/** Asks for 8 MiB per sink socket; the kernel grants up to net.core.rmem_max (x2). */
-const SINK_RECEIVE_BUFFER = 8 * 1024 * 1024;
-const INGRESS_TIMEOUT_MS = 10_000;
 
 async function main(signal: AbortSignal): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
@@ -116,52 +110,28 @@ async function main(signal: AbortSignal): Promise<number> {
   const ffmpegVersion = requireFfmpeg(options.audio);
   const maxReceivers = options.steps[options.steps.length - 1]!;
   const cleanup = new Cleanup(TOOL);
-  let fatal: Error | undefined;
   const results: StepResult[] = [];
 
   try {
-    const sink = await RtpSink.open(Math.ceil(maxReceivers / options.receiversPerSocket), SINK_RECEIVE_BUFFER, (error) => {
-      fatal ??= error;
-    });
-    cleanup.add('the RTP sink', () => sink.close());
-
-    const sfu = await startTestServer({ workers: { count: options.workers } });
-    cleanup.add('the server', () => sfu.close());
-    // The pool replaces a dead worker, but the rooms on it are gone: nothing measured after that is real.
-    sfu.server.pool.on('workerDied', (index, error) => {
-      fatal ??= new ToolError(`mediasoup worker ${index} died (${error.message}); stopping`);
-    });
-    const { rtc } = sfu.server.config;
-    // Every receiver, the publisher and each pipe holds one UDP port from the server's RTC range.
-    const portsNeeded = maxReceivers + 2 + 4 * (options.workers - 1);
-    if (portsNeeded > rtc.maxPort - rtc.minPort + 1) {
-      throw new UsageError(`${maxReceivers} receivers need more UDP ports than rtc ${rtc.minPort}-${rtc.maxPort} holds`);
-    }
-
-    const rooms = await roomPerWorker(sfu.server, 'bench-forwarding', TOOL);
-    const publisher = await createPublisher(rooms[0]!.router, options.audio);
-    cleanup.add('the publisher', () => publisher.close());
-    const producerIds = publisher.producers.map((producer) => producer.id);
-    await pipeProducers(rooms, producerIds);
-
     const plannedSeconds = options.steps.length * (options.warmupSeconds + options.durationSeconds + 60) + 60;
-    const ffmpeg = FfmpegSource.start({
-      video: publisher.video,
-      ...(publisher.audio ? { audio: publisher.audio } : {}),
-      width: options.width,
-      height: options.height,
-      fps: options.fps,
-      videoBitrate: options.videoKbps * 1000,
-      maxSeconds: Math.ceil(plannedSeconds),
-    });
-    cleanup.add('ffmpeg', () => ffmpeg.stop());
-    const healthy = (): void => {
-      const failure = ffmpeg.failure();
-      if (failure) throw new ToolError(failure);
-      if (fatal) throw fatal;
-    };
-
-    if (!(await waitForIngress(publisher.producers, INGRESS_TIMEOUT_MS, signal, healthy))) return 130;
+    const stage = await setUpStage(
+      {
+        tool: TOOL,
+        roomPrefix: 'bench-forwarding',
+        noun: 'receivers',
+        workers: options.workers,
+        maxReceivers: maxReceivers,
+        receiversPerSocket: options.receiversPerSocket,
+        audio: options.audio,
+        keyframeRequests: false,
+        clip: { width: options.width, height: options.height, fps: options.fps, videoKbps: options.videoKbps },
+        plannedSeconds: plannedSeconds,
+      },
+      cleanup,
+      signal,
+    );
+    if (!stage) return 130;
+    const { sink, sfu, rooms, publisher: publisher, producerIds, ffmpeg, healthy } = stage;
 
     const fleet = new ReceiverFleet(
       rooms.map((room) => ({ router: room.router, producerIds })),
@@ -170,13 +140,7 @@ async function main(signal: AbortSignal): Promise<number> {
     cleanup.add('the receivers', () => fleet.close());
     const sources: SnapshotSources = { pool: sfu.server.pool, sink, producers: publisher.producers, ffmpegPid: ffmpeg.pid };
 
-    progress(
-      TOOL,
-      `${options.workers} worker(s) (pids ${sfu.server.pool.loads().map((l) => l.pid).join(', ')}), ` +
-        `rooms on workers ${rooms.map((r) => r.workerIndex).join(', ')}; ${ffmpegVersion}; ` +
-        `VP8 ${options.width}x${options.height}@${options.fps} ${options.videoKbps} kbps${options.audio ? ' + Opus' : ''}; ` +
-        `sink receive buffer ${sink.receiveBufferBytes} bytes per socket`,
-    );
+    progress(TOOL, stageLine(stage, options.workers, ffmpegVersion, `VP8 ${options.width}x${options.height}@${options.fps} ${options.videoKbps} kbps${options.audio ? ' + Opus' : ''}`));
 
     /** Holds the current load for `seconds`, printing a progress line each second; undefined if interrupted. */
     const hold = (seconds: number, phase: string): Promise<HoldResult | undefined> =>
