@@ -109,8 +109,8 @@ export class FfmpegSource {
     this.#child.kill('SIGKILL');
   };
 
-  private constructor(options: FfmpegOptions) {
-    this.#child = spawn('ffmpeg', ffmpegArgs(options, encodeClip(options)), { stdio: ['ignore', 'ignore', 'pipe'] });
+  private constructor(args: readonly string[]) {
+    this.#child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     process.once('exit', this.#killOnExit);
     this.#child.stderr?.setEncoding('utf8');
     this.#child.stderr?.on('data', (chunk: string) => {
@@ -134,7 +134,12 @@ export class FfmpegSource {
   }
 
   static start(options: FfmpegOptions): FfmpegSource {
-    return new FfmpegSource(options);
+    return new FfmpegSource(ffmpegArgs(options, encodeClip(options)));
+  }
+
+  /** Runs ffmpeg with arguments built elsewhere (another shape of source), with the same lifecycle. */
+  static spawn(args: readonly string[]): FfmpegSource {
+    return new FfmpegSource(args);
   }
 
   get pid(): number | undefined {
