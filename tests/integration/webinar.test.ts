@@ -80,6 +80,9 @@ describe('the stage', () => {
     await vera.client.waitFor('roleChanged', (e) => e.peerId === vera.join.peerId && e.role === 'speaker');
     await host.client.waitFor('roleChanged', (e) => e.peerId === vera.join.peerId && e.role === 'speaker');
     expect((await walt.client.waitFor('peerJoined')).peer).toMatchObject({ id: vera.join.peerId, role: 'speaker' });
+    // Going on stage answers the raised hand: it comes down for everyone.
+    await host.client.waitFor('peerUpdated', (e) => e.peerId === vera.join.peerId && e.handRaisedAt === null);
+    await walt.client.waitFor('peerUpdated', (e) => e.peerId === vera.join.peerId && e.handRaisedAt === null);
 
     const send = await vera.client.ok('createTransport', { direction: 'send' });
     const { producerId } = await vera.client.ok('produce', { transportId: send.id, kind: 'audio', source: 'microphone', rtpParameters: opusParameters('0', 4242) });

@@ -229,6 +229,7 @@ export const useRoomStore = defineStore('room', () => {
       participants.value = participants.value.filter((p) => p.isLocal || p.role !== 'viewer');
       return;
     }
+    if (local.value) local.value.handRaisedAt = null; // the stage answered the hand
     if (newRole === 'speaker' && !local.value?.media.camera && !local.value?.media.microphone) {
       const media = await openLocalMedia({ camera: true, microphone: true });
       notice.value = media.problem;

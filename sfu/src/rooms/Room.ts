@@ -213,7 +213,10 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (!hostId || viewer.onStage) throw new SignalingError('NOT_INVITED', 'nobody invited you onto the stage');
     viewer.invitedBy = undefined;
     this.peers.get(hostId)?.notify('stageInviteAnswered', { peerId: viewer.id, accepted: accept });
-    if (accept) this.#setRole(viewer, 'speaker');
+    if (!accept) return;
+    this.#setRole(viewer, 'speaker');
+    // The raised hand has been answered.
+    if (viewer.handRaisedAt !== null) this.setHandRaised(viewer, false);
   }
 
   /** The speaker's media closes (so everyone drops it) and they return to the audience. */
