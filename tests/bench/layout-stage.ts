@@ -5,16 +5,15 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { types } from 'mediasoup';
-import { type TestServer, startTestServer } from '../helpers/server.ts';
+import type { TestServer } from '../helpers/server.ts';
+import { startBenchServer } from './bench-server.ts';
 import type { Cleanup } from './cleanup.ts';
-import { ToolError, UsageError, progress, sleep } from './cli.ts';
+import { ToolError, progress, sleep } from './cli.ts';
 import type { FfmpegSource } from './ffmpeg-source.ts';
-import { RtpSink } from './rtp-sink.ts';
+import type { RtpSink } from './rtp-sink.ts';
 import { type SimulcastPublisher, allLayersFlowing, createSimulcastPublisher, layerCounters } from './simulcast-publisher.ts';
 import { SIMULCAST_LAYERS, encodeLayerClips, startSimulcastSource } from './simulcast-source.ts';
 
-/** Asks for 8 MiB per sink socket; the kernel grants up to net.core.rmem_max (x2). */
-const SINK_RECEIVE_BUFFER = 8 * 1024 * 1024;
 /** ffmpeg needs a moment per process to start; 25 of them on 2 cores take a few seconds. */
 const INGRESS_TIMEOUT_MS = 20_000;
 
@@ -42,22 +41,16 @@ export async function setUpMeeting(options: MeetingOptions, cleanup: Cleanup, si
   progress(options.tool, `encoding the ${SIMULCAST_LAYERS.length} layer clips (once; cached in the temp folder)`);
   const clips = encodeLayerClips();
 
-  let fatal: Error | undefined;
-  const sink = await RtpSink.open(options.participants, SINK_RECEIVE_BUFFER, (error) => {
-    fatal ??= error;
-  });
-  cleanup.add('the RTP sink', () => sink.close());
-
-  const sfu = await startTestServer({ workers: { count: options.workers } });
-  cleanup.add('the server', () => sfu.close());
-  sfu.server.pool.on('workerDied', (index, error) => {
-    fatal ??= new ToolError(`mediasoup worker ${index} died (${error.message}); stopping`);
-  });
-  const { rtc } = sfu.server.config;
-  // A publisher's transport and a receiver's transport per participant, each one UDP port.
-  if (2 * options.participants > rtc.maxPort - rtc.minPort + 1) {
-    throw new UsageError(`${options.participants} participants need more UDP ports than rtc ${rtc.minPort}-${rtc.maxPort} holds`);
-  }
+  const { sink, sfu, fatal } = await startBenchServer(
+    {
+      workers: options.workers,
+      sinkSockets: options.participants,
+      // A publisher's transport and a receiver's transport per participant, each one UDP port.
+      portsNeeded: 2 * options.participants,
+      portsFor: `${options.participants} participants`,
+    },
+    cleanup,
+  );
   const room = await sfu.server.registry.getOrCreate('bench-layouts');
   const router = room.routers.main;
 
@@ -85,7 +78,8 @@ export async function setUpMeeting(options: MeetingOptions, cleanup: Cleanup, si
       const failure = ffmpeg.failure();
       if (failure) throw new ToolError(`participant ${index}: ${failure}`);
     }
-    if (fatal) throw fatal;
+    const failed = fatal();
+    if (failed) throw failed;
   };
 
   const deadline = performance.now() + INGRESS_TIMEOUT_MS;

@@ -3,16 +3,15 @@
  * ffmpeg-fed publisher piped to every room, and a health check that stops a run whose numbers would
  * mean nothing (ffmpeg gone, a worker dead, a sink socket failing).
  */
-import { type TestServer, startTestServer } from '../helpers/server.ts';
+import type { TestServer } from '../helpers/server.ts';
+import { startBenchServer } from './bench-server.ts';
 import { type BenchRoom, pipeProducers, roomPerWorker } from './bench-rooms.ts';
 import type { Cleanup } from './cleanup.ts';
-import { ToolError, UsageError } from './cli.ts';
+import { ToolError } from './cli.ts';
 import { FfmpegSource } from './ffmpeg-source.ts';
-import { RtpSink } from './rtp-sink.ts';
+import type { RtpSink } from './rtp-sink.ts';
 import { type SyntheticPublisher, createPublisher, waitForIngress } from './synthetic-publisher.ts';
 
-/** Asks for 8 MiB per sink socket; the kernel grants up to net.core.rmem_max (x2). */
-const SINK_RECEIVE_BUFFER = 8 * 1024 * 1024;
 const INGRESS_TIMEOUT_MS = 10_000;
 
 export interface StageOptions {
@@ -45,25 +44,16 @@ export interface Stage {
 
 /** Sets everything up (registering each part with `cleanup`); undefined when interrupted. */
 export async function setUpStage(options: StageOptions, cleanup: Cleanup, signal: AbortSignal): Promise<Stage | undefined> {
-  let fatal: Error | undefined;
-  const sink = await RtpSink.open(Math.ceil(options.maxReceivers / options.receiversPerSocket), SINK_RECEIVE_BUFFER, (error) => {
-    fatal ??= error;
-  });
-  cleanup.add('the RTP sink', () => sink.close());
-
-  const sfu = await startTestServer({ workers: { count: options.workers } });
-  cleanup.add('the server', () => sfu.close());
-  // The pool replaces a dead worker, but the rooms on it are gone: nothing measured after that is real.
-  sfu.server.pool.on('workerDied', (index, error) => {
-    fatal ??= new ToolError(`mediasoup worker ${index} died (${error.message}); stopping`);
-  });
-  const { rtc } = sfu.server.config;
-  // Every receiver, the publisher's transports and each pipe hold one UDP port of the server's RTC range.
-  const portsNeeded = options.maxReceivers + 2 + 4 * (options.workers - 1);
-  if (portsNeeded > rtc.maxPort - rtc.minPort + 1) {
-    throw new UsageError(`${options.maxReceivers} ${options.noun} need more UDP ports than rtc ${rtc.minPort}-${rtc.maxPort} holds`);
-  }
-
+  const { sink, sfu, fatal } = await startBenchServer(
+    {
+      workers: options.workers,
+      sinkSockets: Math.ceil(options.maxReceivers / options.receiversPerSocket),
+      // Every receiver, the publisher's transports and each pipe hold one UDP port.
+      portsNeeded: options.maxReceivers + 2 + 4 * (options.workers - 1),
+      portsFor: `${options.maxReceivers} ${options.noun}`,
+    },
+    cleanup,
+  );
   const rooms = await roomPerWorker(sfu.server, options.roomPrefix, options.tool);
   const publisher = await createPublisher(rooms[0]!.router, options.audio, { keyframeRequests: options.keyframeRequests });
   cleanup.add('the publisher', () => publisher.close());
@@ -85,7 +75,8 @@ export async function setUpStage(options: StageOptions, cleanup: Cleanup, signal
   const healthy = (): void => {
     const failure = ffmpeg.failure();
     if (failure) throw new ToolError(failure);
-    if (fatal) throw fatal;
+    const failed = fatal();
+    if (failed) throw failed;
   };
   if (!(await waitForIngress(publisher.producers, INGRESS_TIMEOUT_MS, signal, healthy))) return undefined;
   return { sink, sfu, rooms, publisher, producerIds, ffmpeg, healthy };
