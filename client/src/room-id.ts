@@ -1,3 +1,5 @@
+import { roomIdSchema } from '../../shared/signaling.ts';
+
 /** Unambiguous lowercase letters and digits (no 0/o, 1/l/i). */
 const ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
 const UNBIASED_LIMIT = 256 - (256 % ALPHABET.length);
@@ -14,12 +16,15 @@ export function randomRoomId(): string {
   return symbols.match(/.{4}/g)!.join('-');
 }
 
-export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{3,64}$/;
+/** The server's own rule for room ids (shared/), so the client never disagrees with it. */
+export function isRoomId(id: string): boolean {
+  return roomIdSchema.safeParse(id).success;
+}
 
 /** Accepts a bare id or a pasted invite link. */
 export function roomIdFromInput(input: string): string | undefined {
   const trimmed = input.trim();
   const fromLink = /\/room\/([^/?#]+)/.exec(trimmed)?.[1];
   const candidate = fromLink ? decodeURIComponent(fromLink) : trimmed;
-  return ROOM_ID_PATTERN.test(candidate) ? candidate : undefined;
+  return isRoomId(candidate) ? candidate : undefined;
 }

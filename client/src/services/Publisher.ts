@@ -25,9 +25,6 @@ export class Publisher {
   readonly #devices: { camera?: string; microphone?: string } = {};
   #cameraHeight: number | undefined;
 
-  /** Dynacast: the highest layer the server last asked each producer to encode. */
-  readonly layerLimits = new Map<string, number>();
-
   constructor(
     private readonly socket: () => SignalingSocket,
     private readonly device: () => Device,
@@ -46,10 +43,6 @@ export class Publisher {
 
   setCameraHeight(height: number | undefined): void {
     this.#cameraHeight = height;
-  }
-
-  isPaused(source: MediaSource): boolean {
-    return this.#producers.get(source)?.paused ?? true;
   }
 
   async publish(source: MediaSource, track: MediaStreamTrack, paused = false): Promise<void> {
@@ -98,7 +91,6 @@ export class Publisher {
     if (!parameters.encodings?.length) return;
     parameters.encodings.forEach((encoding, layer) => (encoding.active = layer <= maxSpatialLayer));
     await sender.setParameters(parameters);
-    this.layerLimits.set(producerId, maxSpatialLayer);
   }
 
   /** Which camera layers the browser is encoding right now (from the sender itself). */

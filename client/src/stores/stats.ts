@@ -20,7 +20,6 @@ export const useStatsStore = defineStore('stats', () => {
   const room = useRoomStore();
   const latest = shallowRef<SessionStats>();
   const previous = shallowRef<SessionStats>();
-  const running = ref(false);
   let timer: ReturnType<typeof setInterval> | undefined;
 
   const seconds = computed(() =>
@@ -70,7 +69,6 @@ export const useStatsStore = defineStore('stats', () => {
 
   function start(): void {
     if (timer) return;
-    running.value = true;
     timer = setInterval(() => {
       poll().catch((error: unknown) => console.warn('stats poll failed', error));
     }, POLL_MS);
@@ -79,10 +77,9 @@ export const useStatsStore = defineStore('stats', () => {
   function stop(): void {
     if (timer) clearInterval(timer);
     timer = undefined;
-    running.value = false;
     latest.value = undefined;
     previous.value = undefined;
   }
 
-  return { latest, sendLayers, receiveKbps, receiveLoss, sendLoss, rtt, codecs, localQuality, running, start, stop };
+  return { latest, sendLayers, receiveKbps, receiveLoss, sendLoss, rtt, codecs, localQuality, start, stop };
 });
