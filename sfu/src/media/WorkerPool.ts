@@ -71,11 +71,9 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     return slot.worker.createRouter<RouterAppData>({ mediaCodecs, appData: { workerIndex: slot.load.index } });
   }
 
-  /** The worker with the fewest consumers, other than those listed. */
+  /** The least-loaded worker other than those listed (the same measure new rooms are placed by). */
   leastLoadedIndex(excluding: number[] = []): number | undefined {
-    const candidates = this.#slots.filter((slot) => !excluding.includes(slot.load.index));
-    if (candidates.length === 0) return undefined;
-    return candidates.reduce((a, b) => (b.load.consumers < a.load.consumers ? b : a)).load.index;
+    return this.#leastLoaded(excluding)?.load.index;
   }
 
   consumersOn(workerIndex: number): number {
@@ -103,11 +101,11 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     for (const slot of this.#slots) slot.worker.close();
   }
 
-  #leastLoaded(): PooledWorker {
+  /** Consumers weigh most: forwarding to them is the work. */
+  #leastLoaded(excluding: number[] = []): PooledWorker | undefined {
     const score = (load: WorkerLoad) => load.consumers * 4 + load.producers * 2 + load.transports + load.routers;
-    const best = this.#slots.reduce((a, b) => (score(b.load) < score(a.load) ? b : a), this.#slots[0]!);
-    if (!best) throw new Error('worker pool is empty');
-    return best;
+    const candidates = this.#slots.filter((slot) => !excluding.includes(slot.load.index));
+    return candidates.reduce<PooledWorker | undefined>((best, slot) => (!best || score(slot.load) < score(best.load) ? slot : best), undefined);
   }
 
   async #spawn(index: number): Promise<void> {

@@ -72,6 +72,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return this.role !== 'viewer';
   }
 
+  /** Whether this peer is told about `other`: everyone hears of the stage; only the stage hears of viewers. */
+  sees(other: Peer): boolean {
+    return other !== this && (this.onStage || other.onStage);
+  }
+
   get connected(): boolean {
     return this.#attachment !== undefined;
   }

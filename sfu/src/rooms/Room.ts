@@ -140,7 +140,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   /** Who this peer is told about: everyone for the stage, only the stage for a viewer. */
   otherPeers(peer: Peer): PeerInfo[] {
     return [...this.peers.values()]
-      .filter((other) => other !== peer && (peer.onStage || other.onStage))
+      .filter((other) => peer.sees(other))
       .map((other) => other.info());
   }
 
@@ -290,7 +290,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     ...args: Parameters<ServerToClientEvents[E]>
   ): void {
     for (const peer of this.peers.values()) {
-      if (peer !== subject && (subject.onStage || peer.onStage)) peer.notify(event, ...args);
+      if (peer.sees(subject)) peer.notify(event, ...args);
     }
   }
 
