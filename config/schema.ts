@@ -6,7 +6,12 @@ const port = z.coerce.number().int().min(0).max(65535);
 const bitrate = z.coerce.number().int().min(10_000).max(100_000_000);
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 const boolFromEnv = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
-const codecList = z.union([
+/** A STUN/TURN URL as RTCIceServer takes it (RFC 7064/7065), with an optional `?transport=`. */
+const iceUrl = z
+  .string()
+  .regex(/^(stun|turns?):[A-Za-z0-9.:[\]-]+(\?transport=(udp|tcp))?$/, 'a stun:, turn: or turns: URL like turn:host:3478?transport=udp');
+/** A list given as an array, or as a comma-separated string (environment variables). */
+const commaList = z.union([
   z.array(z.string()),
   z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
 ]);
@@ -25,14 +30,40 @@ export const configSchema = z
       staticDir: z.string().default('client/dist'),
     }).prefault({}),
     rtc: z.object({
-      /** IP the media sockets bind to. 0.0.0.0 needs announcedIp. */
-      listenIp: z.ipv4().or(z.ipv6()).default('127.0.0.1'),
-      /** Public IP (or hostname) put in ICE candidates when the server is behind NAT. */
-      announcedIp: z.string().min(1).optional(),
+      /**
+       * `single`: each worker listens on one UDP and one TCP port (mediasoup WebRtcServer), worker i on
+       * basePort + i, so a firewall opens a handful of ports. `range`: every transport takes its own
+       * port from minPort..maxPort (the older mediasoup way).
+       */
+      portMode: z.enum(['single', 'range']).default('single'),
+      /** Single-port mode: first worker's port (UDP and TCP). 0 lets the system pick free ports (tests). */
+      basePort: port.default(40000),
+      /** IP the media sockets bind to; the wildcard takes media on every interface. */
+      listenIp: z.ipv4().or(z.ipv6()).default('0.0.0.0'),
+      /**
+       * Address put in ICE candidates (public IP or hostname behind NAT). Unset with a wildcard
+       * listenIp: the machine's first non-internal IPv4 address, detected at startup.
+       */
+      announcedIp: z.string().min(1).max(253).regex(/^[A-Za-z0-9.:-]+$/, 'an IP address or host name').optional(),
       minPort: port.default(40000),
       maxPort: port.default(49999),
+      enableUdp: boolFromEnv.default(true),
+      /** ICE over TCP: browsers whose UDP is blocked still reach the SFU. */
       enableTcp: boolFromEnv.default(true),
       preferUdp: boolFromEnv.default(true),
+    }).prefault({}),
+    turn: z.object({
+      /**
+       * TURN (and STUN) URLs handed to clients, e.g. `turn:turn.example.org:3478?transport=udp`,
+       * `turn:turn.example.org:3478?transport=tcp`, `turns:turn.example.org:443?transport=tcp`.
+       */
+      urls: commaList.pipe(z.array(iceUrl).max(8)).default([]),
+      /** coturn's `static-auth-secret` (TURN REST scheme, `use-auth-secret`). */
+      secret: z.string().min(16, 'at least 16 characters').max(256).optional(),
+      /** How long the credentials handed to a client stay valid. */
+      ttlSeconds: z.coerce.number().int().min(60).max(7 * 86_400).default(86_400),
+      /** Every client sends media only through TURN (also per client: `?relay=1`). */
+      relayOnly: boolFromEnv.default(false),
     }).prefault({}),
     workers: z.object({
       count: z.coerce.number().int().min(1).max(256).default(Math.max(1, os.availableParallelism())),
@@ -44,7 +75,7 @@ export const configSchema = z
       logLevel: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
     }).prefault({}),
     media: z.object({
-      videoCodecs: codecList.pipe(z.array(z.enum(VIDEO_CODECS)).min(1)).default(['VP8', 'VP9', 'H264']),
+      videoCodecs: commaList.pipe(z.array(z.enum(VIDEO_CODECS)).min(1)).default(['VP8', 'VP9', 'H264']),
       /** Cap on what one peer may send to the server, all its producers together (bps). */
       maxIncomingBitrate: bitrate.default(3_000_000),
       /** Bandwidth estimate a receive transport starts from before probing (bps). */
@@ -104,8 +135,21 @@ export const configSchema = z
     if (config.rtc.minPort > config.rtc.maxPort) {
       ctx.addIssue({ code: 'custom', path: ['rtc', 'minPort'], message: 'must not exceed rtc.maxPort' });
     }
-    if (['0.0.0.0', '::'].includes(config.rtc.listenIp) && !config.rtc.announcedIp) {
-      ctx.addIssue({ code: 'custom', path: ['rtc', 'announcedIp'], message: 'is required when rtc.listenIp is a wildcard address' });
+    if (config.rtc.portMode === 'single' && config.rtc.basePort !== 0 && config.rtc.basePort + config.workers.count - 1 > 65535) {
+      ctx.addIssue({ code: 'custom', path: ['rtc', 'basePort'], message: `needs ${config.workers.count} ports (one per worker) below 65536` });
+    }
+    if (!config.rtc.enableUdp && !config.rtc.enableTcp) {
+      ctx.addIssue({ code: 'custom', path: ['rtc', 'enableUdp'], message: 'UDP and TCP cannot both be off' });
+    }
+    const relays = config.turn.urls.filter((url) => url.startsWith('turn'));
+    if (relays.length > 0 && !config.turn.secret) {
+      ctx.addIssue({ code: 'custom', path: ['turn', 'secret'], message: 'is required with turn: URLs (the shared secret of coturn\'s use-auth-secret)' });
+    }
+    if (config.turn.secret && relays.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['turn', 'urls'], message: 'needs at least one turn: or turns: URL when turn.secret is set' });
+    }
+    if (config.turn.relayOnly && relays.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['turn', 'relayOnly'], message: 'needs turn.urls: relay-only clients can reach nothing without TURN' });
     }
     if (Boolean(config.http.tlsCert) !== Boolean(config.http.tlsKey)) {
       ctx.addIssue({ code: 'custom', path: ['http', config.http.tlsCert ? 'tlsKey' : 'tlsCert'], message: 'tlsCert and tlsKey go together' });

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Reply } from './errors.ts';
 import { LIMITS } from './limits.ts';
 import { MEDIA_SOURCES, type MediaKind, type MediaSource } from './media.ts';
+import { type NetworkSettings, PROBE_PATHS, type ProbePath } from './network.ts';
 import { dtlsParametersSchema, rtpCapabilitiesSchema, rtpParametersSchema } from './rtp-schemas.ts';
 
 export const roomIdSchema = z
@@ -76,6 +77,15 @@ export const requestSchemas = {
   setProducerPaused: z.strictObject({ producerId: entityId, paused: z.boolean() }),
   setHandRaised: z.strictObject({ raised: z.boolean() }),
   sendChat: z.strictObject({ text: chatTextSchema }),
+  /** Fresh TURN credentials before the current ones expire (members of a room only). */
+  refreshIceServers: z.strictObject({}),
+  /**
+   * Pre-join: probe transports on the server, one per path (UDP only, TCP only, through TURN), so the
+   * client can tell the person what their network allows. Replaces this connection's previous probe.
+   */
+  checkConnectivity: z.strictObject({}),
+  /** Pre-join: DTLS parameters for one probe transport, sent when the browser starts connecting it. */
+  connectProbe: z.strictObject({ path: z.enum(PROBE_PATHS), dtlsParameters: dtlsParametersSchema }),
   /** New ICE credentials for a transport whose connectivity broke (network change, blip). */
   restartIce: z.strictObject({ transportId: entityId }),
   /**
@@ -153,9 +163,18 @@ export interface IceCandidate {
   tcpType?: 'passive';
 }
 
+export interface SctpParameters {
+  port: number;
+  OS: number;
+  MIS: number;
+  maxMessageSize: number;
+}
+
 export interface TransportInfo {
   id: string;
   direction: 'send' | 'recv';
+  /** Probe transports only: they connect by opening a data channel. */
+  sctpParameters?: SctpParameters;
   iceParameters: IceParameters;
   iceCandidates: IceCandidate[];
   dtlsParameters: DtlsParametersPayload;
@@ -211,6 +230,21 @@ export interface JoinReply {
   chat: ChatMessage[];
   activeSpeakerId: string | null;
   speakingPeerIds: string[];
+  /** ICE servers and policy for this client's transports; fresh credentials on every (re)join. */
+  network: NetworkSettings;
+}
+
+/** The server's side of a pre-join check: one transport per path it can offer. */
+export interface ConnectivityProbe {
+  routerRtpCapabilities: RtpCapabilitiesPayload;
+  /** Absent where the server does not offer that path (TCP off; no TURN configured). */
+  transports: Partial<Record<ProbePath, TransportInfo>>;
+  /** Short-lived TURN credentials for the relay probe; empty without TURN. */
+  iceServers: NetworkSettings['iceServers'];
+  /** The operator sends every client's media through TURN (turn.relayOnly). */
+  relayOnly: boolean;
+  /** Signaling round trip is measured by the client; this says how long the probe stays open. */
+  expiresInMs: number;
 }
 
 export interface ReplyData {
@@ -227,6 +261,9 @@ export interface ReplyData {
   setHandRaised: Record<string, never>;
   sendChat: ChatMessage;
   restartIce: { iceParameters: IceParameters };
+  refreshIceServers: NetworkSettings;
+  checkConnectivity: ConnectivityProbe;
+  connectProbe: Record<string, never>;
   updateConsumers: Record<string, never>;
   createWebinar: WebinarKeys;
   inviteToStage: Record<string, never>;

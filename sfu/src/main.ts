@@ -16,6 +16,10 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const server = await createRoundtableServer(config, logger);
   const url = await server.listen();
+  const { listen } = server.network;
+  logger.info({ announcedIp: listen.address.announcedIp, listenIp: listen.address.listenIp }, await listen.describe(server.pool));
+  for (const warning of listen.address.warnings) logger.warn(warning);
+  if (config.turn.urls.length) logger.info({ urls: config.turn.urls, relayOnly: config.turn.relayOnly }, 'TURN servers handed to clients');
   logger.info({ url, workers: server.pool.size }, `Roundtable is ready at ${url.replace('127.0.0.1', 'localhost')}`);
 
   let stopping = false;

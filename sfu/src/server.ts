@@ -9,6 +9,9 @@ import { createMetrics } from './http/metrics.ts';
 import { staticHandler } from './http/static.ts';
 import type { Logger } from './logger.ts';
 import { WorkerPool } from './media/WorkerPool.ts';
+import { resolveMediaAddress } from './network/media-address.ts';
+import { MediaListen } from './network/MediaListen.ts';
+import { Network } from './network/Network.ts';
 import { RoomRegistry } from './rooms/RoomRegistry.ts';
 import { WebinarDirectory } from './rooms/WebinarDirectory.ts';
 import { type SignalingServer, attachSignaling } from './signaling/connection.ts';
@@ -17,6 +20,7 @@ export interface RoundtableServer {
   readonly config: Config;
   readonly pool: WorkerPool;
   readonly registry: RoomRegistry;
+  readonly network: Network;
   readonly io: SignalingServer;
   /** Starts listening; resolves with the base URL (port 0 picks a free port). */
   listen(): Promise<string>;
@@ -28,8 +32,10 @@ const SOCKET_BUFFER_BYTES = 1024 * 1024;
 const LOAD_LOG_INTERVAL_MS = 60_000;
 
 export async function createRoundtableServer(config: Config, logger: Logger): Promise<RoundtableServer> {
-  const pool = await WorkerPool.create(config, logger);
-  const registry = new RoomRegistry(new WebinarDirectory(), pool, config, logger.child({ component: 'rooms' }));
+  const listen = new MediaListen(config.rtc, resolveMediaAddress(config.rtc));
+  const pool = await WorkerPool.create(config, logger, listen.webRtcServerPlan);
+  const network = new Network(listen, pool, config, logger.child({ component: 'network' }));
+  const registry = new RoomRegistry(new WebinarDirectory(), pool, network, config, logger.child({ component: 'rooms' }));
   pool.on('workerDied', () => logger.warn({ rooms: registry.size }, 'rooms on the dead worker were closed'));
   const metrics = createMetrics(pool, registry);
   const loadLog = setInterval(() => {
@@ -70,12 +76,13 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
     maxHttpBufferSize: SOCKET_BUFFER_BYTES,
     serveClient: false,
   });
-  attachSignaling(io, registry, config, logger);
+  attachSignaling(io, registry, network, config, logger);
 
   return {
     config,
     pool,
     registry,
+    network,
     io,
     listen: () =>
       new Promise((resolve, reject) => {

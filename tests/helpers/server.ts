@@ -17,6 +17,9 @@ export async function startTestServer(overrides: Overrides = {}): Promise<TestSe
     {
       http: { host: '127.0.0.1', port: 0, staticDir: '' },
       workers: { count: 1 },
+      // Loopback media, on ports the system picks: test files run in parallel, and test traffic stays
+      // on this machine. Tests of other addresses run the server in a network namespace.
+      rtc: { listenIp: '127.0.0.1', basePort: 0 },
       ...overrides,
     },
   );

@@ -61,6 +61,8 @@ describe('requests before joining', () => {
     ['consume', { producerId: 'x' }],
     ['resumeConsumer', { consumerId: 'x' }],
     ['leave', {}],
+    // TURN credentials go to members of a room only.
+    ['refreshIceServers', {}],
   ];
   it.each(requests)('%s is refused with NOT_JOINED', async (name, payload) => {
     const stranger = await TestClient.connect(t.url);

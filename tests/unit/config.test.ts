@@ -5,7 +5,10 @@ describe('loadConfig', () => {
   it('works with no environment at all (localhost defaults)', () => {
     const config = loadConfig({});
     expect(config.http).toMatchObject({ host: '127.0.0.1', port: 3000 });
-    expect(config.rtc).toMatchObject({ listenIp: '127.0.0.1', minPort: 40000, maxPort: 49999, enableTcp: true });
+    // Media on every interface, announced at a detected address, one UDP + one TCP port per worker.
+    expect(config.rtc).toMatchObject({ portMode: 'single', basePort: 40000, listenIp: '0.0.0.0', enableUdp: true, enableTcp: true });
+    expect(config.rtc.announcedIp).toBeUndefined();
+    expect(config.turn).toMatchObject({ urls: [], relayOnly: false, ttlSeconds: 86_400 });
     expect(config.workers.count).toBeGreaterThanOrEqual(1);
     expect(config.media.videoCodecs).toEqual(['VP8', 'VP9', 'H264']);
   });
@@ -27,12 +30,37 @@ describe('loadConfig', () => {
     expect(config.media.maxIncomingBitrate).toBe(2_500_000);
   });
 
+  it('takes TURN settings from the environment', () => {
+    const config = loadConfig({
+      ROUNDTABLE_TURN_URLS: 'turn:turn.example.org:3478?transport=udp, turns:turn.example.org:443?transport=tcp',
+      ROUNDTABLE_TURN_SECRET: 's'.repeat(24),
+      ROUNDTABLE_TURN_TTL_SECONDS: '3600',
+      ROUNDTABLE_TURN_RELAY_ONLY: '1',
+    });
+    expect(config.turn).toEqual({
+      urls: ['turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:443?transport=tcp'],
+      secret: 's'.repeat(24),
+      ttlSeconds: 3600,
+      relayOnly: true,
+    });
+  });
+
   it.each([
     [{ PORT: 'eighty' }, /http\.port \(PORT\)/],
     [{ ROUNDTABLE_WORKERS: '0' }, /workers\.count \(ROUNDTABLE_WORKERS\)/],
     [{ ROUNDTABLE_VIDEO_CODECS: 'VP8,AV2' }, /media\.videoCodecs/],
     [{ ROUNDTABLE_RTC_MIN_PORT: '50000', ROUNDTABLE_RTC_MAX_PORT: '40000' }, /rtc\.minPort.*must not exceed/],
-    [{ ROUNDTABLE_RTC_LISTEN_IP: '0.0.0.0' }, /rtc\.announcedIp \(ROUNDTABLE_ANNOUNCED_IP\).*required/],
+    [{ ROUNDTABLE_ANNOUNCED_IP: 'media host' }, /rtc\.announcedIp \(ROUNDTABLE_ANNOUNCED_IP\)/],
+    [{ ROUNDTABLE_RTC_PORT_MODE: 'many' }, /rtc\.portMode \(ROUNDTABLE_RTC_PORT_MODE\)/],
+    [{ ROUNDTABLE_RTC_BASE_PORT: '70000' }, /rtc\.basePort \(ROUNDTABLE_RTC_BASE_PORT\)/],
+    [{ ROUNDTABLE_RTC_BASE_PORT: '65535', ROUNDTABLE_WORKERS: '2' }, /rtc\.basePort.*one per worker/],
+    [{ ROUNDTABLE_RTC_UDP: 'false', ROUNDTABLE_RTC_TCP: 'false' }, /rtc\.enableUdp.*cannot both be off/],
+    [{ ROUNDTABLE_TURN_URLS: 'turn:turn.example.org:3478' }, /turn\.secret \(ROUNDTABLE_TURN_SECRET\).*required/],
+    [{ ROUNDTABLE_TURN_URLS: 'http://turn.example.org', ROUNDTABLE_TURN_SECRET: 'x'.repeat(32) }, /turn\.urls\.0.*turn: or turns: URL/],
+    [{ ROUNDTABLE_TURN_URLS: 'turn:a:3478', ROUNDTABLE_TURN_SECRET: 'short' }, /turn\.secret.*at least 16/],
+    [{ ROUNDTABLE_TURN_SECRET: 'x'.repeat(32) }, /turn\.urls.*needs at least one turn:/],
+    [{ ROUNDTABLE_TURN_URLS: 'turn:a:3478', ROUNDTABLE_TURN_SECRET: 'x'.repeat(32), ROUNDTABLE_TURN_TTL_SECONDS: '5' }, /turn\.ttlSeconds/],
+    [{ ROUNDTABLE_TURN_RELAY_ONLY: 'true' }, /turn\.relayOnly.*needs turn\.urls/],
     [{ ROUNDTABLE_RTC_LISTEN_IP: 'not-an-ip' }, /rtc\.listenIp/],
     [{ ROUNDTABLE_TLS_CERT: '/x.pem' }, /http\.tlsKey.*go together/],
     [{ LOG_LEVEL: 'loud' }, /logLevel \(LOG_LEVEL\)/],

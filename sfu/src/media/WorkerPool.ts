@@ -16,7 +16,12 @@ export interface WorkerLoad {
 interface PooledWorker {
   worker: types.Worker;
   load: WorkerLoad;
+  /** Single-port mode: the worker's one UDP and one TCP socket, shared by all its WebRTC transports. */
+  webRtcServer: types.WebRtcServer | undefined;
 }
+
+/** Where a worker listens in single-port mode; undefined in port-range mode. */
+export type WebRtcServerPlan = (workerIndex: number) => types.WebRtcServerOptions | undefined;
 
 type WorkerPoolEvents = { workerDied: [index: number, error: Error] };
 export type RouterAppData = { workerIndex: number };
@@ -31,17 +36,20 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   readonly #slots: PooledWorker[] = [];
   readonly #settings: types.WorkerSettings;
   readonly #logger: Logger;
+  readonly #serverPlan: WebRtcServerPlan;
   #closed = false;
 
-  private constructor(settings: types.WorkerSettings, logger: Logger) {
+  private constructor(settings: types.WorkerSettings, serverPlan: WebRtcServerPlan, logger: Logger) {
     super();
     this.#settings = settings;
+    this.#serverPlan = serverPlan;
     this.#logger = logger;
   }
 
-  static async create(config: Config, logger: Logger): Promise<WorkerPool> {
+  static async create(config: Config, logger: Logger, serverPlan: WebRtcServerPlan = () => undefined): Promise<WorkerPool> {
     const pool = new WorkerPool(
       { logLevel: config.workers.logLevel, rtcMinPort: config.rtc.minPort, rtcMaxPort: config.rtc.maxPort },
+      serverPlan,
       logger.child({ component: 'workers' }),
     );
     try {
@@ -76,6 +84,25 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     return this.#leastLoaded(excluding)?.load.index;
   }
 
+  /** The worker's WebRtcServer (single-port mode), where its routers' WebRTC transports listen. */
+  webRtcServerOf(workerIndex: number): types.WebRtcServer | undefined {
+    return this.#slots[workerIndex]?.webRtcServer;
+  }
+
+  /** The ports each worker's WebRtcServer listens on, as the worker reports them. */
+  async listeningPorts(): Promise<Array<{ workerIndex: number; udp: number[]; tcp: number[] }>> {
+    return Promise.all(
+      this.#slots.map(async (slot) => {
+        const dump = slot.webRtcServer ? await slot.webRtcServer.dump() : { udpSockets: [], tcpServers: [] };
+        return {
+          workerIndex: slot.load.index,
+          udp: (dump.udpSockets as Array<{ port: number }>).map((socket) => socket.port),
+          tcp: (dump.tcpServers as Array<{ port: number }>).map((server) => server.port),
+        };
+      }),
+    );
+  }
+
   consumersOn(workerIndex: number): number {
     return this.#slots[workerIndex]?.load.consumers ?? 0;
   }
@@ -98,6 +125,8 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // Whole workers close, never a WebRtcServer alone: mediasoup 3.12 crashes closing a WebRtcServer
+    // that transports still use (fixed upstream in a later release).
     for (const slot of this.#slots) slot.worker.close();
   }
 
@@ -111,7 +140,16 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   async #spawn(index: number): Promise<void> {
     const worker = await mediasoup.createWorker(this.#settings);
     const load: WorkerLoad = { index, pid: worker.pid, routers: 0, transports: 0, producers: 0, consumers: 0 };
-    this.#slots[index] = { worker, load };
+    let webRtcServer: types.WebRtcServer | undefined;
+    const serverOptions = this.#serverPlan(index);
+    try {
+      if (serverOptions) webRtcServer = await worker.createWebRtcServer(serverOptions);
+    } catch (error) {
+      worker.close();
+      const where = serverOptions?.listenInfos.map((info) => `${info.protocol} ${info.ip}:${info.port ?? 'any'}`).join(', ');
+      throw new Error(`worker ${index} cannot listen on ${where}: ${(error as Error).message} (is another server using the port? see rtc.basePort)`);
+    }
+    this.#slots[index] = { worker, load, webRtcServer };
     this.#track(worker, load);
     worker.on('died', (error) => this.#onDied(index, error));
     this.#logger.info({ index, pid: worker.pid }, 'worker started');

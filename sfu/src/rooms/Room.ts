@@ -13,6 +13,7 @@ import type {
 import type { Config } from '../../../config/index.ts';
 import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { Network } from '../network/Network.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
 import { Dynacast } from './Dynacast.ts';
 import { type Attachment, Peer, type PeerProducer, producerInfo } from './Peer.ts';
@@ -47,12 +48,13 @@ export class Room extends TypedEmitter<RoomEvents> {
     readonly kind: RoomKind,
     readonly routers: RoomRouters,
     readonly speakers: SpeakerDetector,
+    network: Network,
     private readonly config: Config,
     private readonly logger: Logger,
   ) {
     super();
     this.#dynacast = new Dynacast(() => this.peers.values());
-    this.media = new RoomMedia(routers, this.peers, this.#dynacast, config, logger);
+    this.media = new RoomMedia(routers, this.peers, this.#dynacast, network, config, logger);
     routers.main.observer.once('close', () => this.close('worker-died'));
     speakers.on('activeSpeaker', (peerId) => this.#broadcast(undefined, 'activeSpeaker', { peerId }));
     speakers.on('speaking', (peerIds) => this.#broadcast(undefined, 'speaking', { peerIds }));
@@ -144,7 +146,8 @@ export class Room extends TypedEmitter<RoomEvents> {
       .map((other) => other.info());
   }
 
-  joinReply(peer: Peer, resumed: boolean, webinarKeys?: WebinarKeys): JoinReply {
+  /** The room as this peer sees it; signaling adds the peer's network settings. */
+  joinReply(peer: Peer, resumed: boolean, webinarKeys?: WebinarKeys): Omit<JoinReply, 'network'> {
     const { media, client } = this.config;
     return {
       peerId: peer.id,

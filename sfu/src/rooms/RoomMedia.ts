@@ -12,6 +12,7 @@ import {
 import type { Config } from '../../../config/index.ts';
 import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { Network } from '../network/Network.ts';
 import type { Dynacast } from './Dynacast.ts';
 import type { RoomRouters } from './RoomRouters.ts';
 import type {
@@ -47,6 +48,7 @@ export class RoomMedia {
     private readonly routers: RoomRouters,
     private readonly peers: ReadonlyMap<string, Peer>,
     private readonly dynacast: Dynacast,
+    private readonly network: Network,
     private readonly config: Config,
     private readonly logger: Logger,
   ) {}
@@ -58,12 +60,9 @@ export class RoomMedia {
     if (peer.transportFor(direction)) {
       throw new SignalingError('TRANSPORT_LIMIT', `this peer already has a ${direction} transport`);
     }
-    const { rtc, media } = this.config;
+    const { media } = this.config;
     const transport = await peer.router.createWebRtcTransport<TransportAppData>({
-      listenIps: [{ ip: rtc.listenIp, ...(rtc.announcedIp ? { announcedIp: rtc.announcedIp } : {}) }],
-      enableUdp: true,
-      enableTcp: rtc.enableTcp,
-      preferUdp: rtc.preferUdp,
+      ...this.network.transportOptions(peer.router),
       initialAvailableOutgoingBitrate: media.initialOutgoingBitrate,
       appData: { peerId: peer.id, direction },
     });

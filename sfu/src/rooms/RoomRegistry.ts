@@ -2,6 +2,7 @@ import type { Config } from '../../../config/index.ts';
 import type { Logger } from '../logger.ts';
 import { routerMediaCodecs } from '../media/codecs.ts';
 import type { WorkerPool } from '../media/WorkerPool.ts';
+import type { Network } from '../network/Network.ts';
 import { Room } from './Room.ts';
 import { RoomRouters } from './RoomRouters.ts';
 import { SpeakerDetector } from './SpeakerDetector.ts';
@@ -18,6 +19,7 @@ export class RoomRegistry {
   constructor(
     readonly webinars: WebinarDirectory,
     private readonly pool: WorkerPool,
+    private readonly network: Network,
     private readonly config: Config,
     private readonly logger: Logger,
   ) {}
@@ -56,7 +58,7 @@ export class RoomRegistry {
     const routers = new RoomRouters(main, this.pool, codecs, this.config.workers.consumerBudget, logger);
     const speakers = await SpeakerDetector.create(main, this.config.speakers);
     const kind = this.webinars.isWebinar(roomId) ? 'webinar' : 'meeting';
-    const room = new Room(roomId, kind, routers, speakers, this.config, logger);
+    const room = new Room(roomId, kind, routers, speakers, this.network, this.config, logger);
     this.#rooms.set(roomId, room);
     room.once('close', () => {
       if (this.#rooms.get(roomId) === room) this.#rooms.delete(roomId);

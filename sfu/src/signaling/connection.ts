@@ -11,6 +11,7 @@ import {
 import type { Config } from '../../../config/index.ts';
 import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { Network } from '../network/Network.ts';
 import type { Notify } from '../rooms/Peer.ts';
 import type { RoomRegistry } from '../rooms/RoomRegistry.ts';
 import { type HandlerContext, handlers } from './handlers.ts';
@@ -37,13 +38,26 @@ function toErrorBody(error: unknown, logger: Logger, request: string): ErrorBody
 }
 
 /** Wires one socket: validates, rate-limits and dispatches each request, and leaves on disconnect. */
-export function attachConnection(socket: SignalingSocket, registry: RoomRegistry, config: Config, logger: Logger): void {
+export function attachConnection(
+  socket: SignalingSocket,
+  registry: RoomRegistry,
+  network: Network,
+  config: Config,
+  logger: Logger,
+): void {
   const log = logger.child({ socketId: socket.id });
   const bucket = new TokenBucket(config.signaling.requestsPerSecond, config.signaling.requestBurst);
   const notify: Notify = (event, ...args) => {
     socket.emit(event, ...args);
   };
-  const ctx: HandlerContext = { registry, notify, membership: undefined, isConnected: () => socket.connected };
+  const ctx: HandlerContext = {
+    registry,
+    network,
+    probe: network.probeSession(socket.id),
+    notify,
+    membership: undefined,
+    isConnected: () => socket.connected,
+  };
 
   async function dispatch(name: RequestName, payload: unknown, ack: AnyAck): Promise<void> {
     try {
@@ -89,6 +103,7 @@ export function attachConnection(socket: SignalingSocket, registry: RoomRegistry
   socket.on('disconnect', (reason) => {
     const membership = ctx.membership;
     ctx.membership = undefined;
+    ctx.probe.close();
     log.debug({ reason }, 'socket disconnected');
     if (!membership) return;
     // The client closed its socket on purpose (page closed, app left): leave now. Anything else
@@ -98,6 +113,6 @@ export function attachConnection(socket: SignalingSocket, registry: RoomRegistry
   });
 }
 
-export function attachSignaling(io: SignalingServer, registry: RoomRegistry, config: Config, logger: Logger): void {
-  io.on('connection', (socket) => attachConnection(socket, registry, config, logger.child({ component: 'signaling' })));
+export function attachSignaling(io: SignalingServer, registry: RoomRegistry, network: Network, config: Config, logger: Logger): void {
+  io.on('connection', (socket) => attachConnection(socket, registry, network, config, logger.child({ component: 'signaling' })));
 }

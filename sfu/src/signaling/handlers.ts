@@ -1,6 +1,8 @@
 import type { types } from 'mediasoup';
 import type { ReplyData, RequestName, RequestPayload, Role } from '../../../shared/index.ts';
 import { SignalingError } from '../errors.ts';
+import type { ConnectivityProbeSession } from '../network/ConnectivityProbe.ts';
+import type { Network } from '../network/Network.ts';
 import type { Attachment, Notify, Peer } from '../rooms/Peer.ts';
 import type { Room } from '../rooms/Room.ts';
 import type { RoomRegistry } from '../rooms/RoomRegistry.ts';
@@ -8,6 +10,9 @@ import type { RoomRegistry } from '../rooms/RoomRegistry.ts';
 /** What a handler may touch: the sender's own membership, and the registry to join a room. */
 export interface HandlerContext {
   readonly registry: RoomRegistry;
+  readonly network: Network;
+  /** This connection's pre-join connectivity check, if it runs one. */
+  readonly probe: ConnectivityProbeSession;
   readonly notify: Notify;
   membership: { room: Room; peer: Peer } | undefined;
   /** False once the socket is gone, so a slow join does not leave a ghost peer. */
@@ -68,7 +73,8 @@ export const handlers: { [N in RequestName]: Handler<N> } = {
       throw new SignalingError('NOT_JOINED', 'disconnected while joining');
     }
     bind(ctx, room, peer);
-    return room.joinReply(peer, resumed !== undefined, webinars.keys(roomId));
+    ctx.probe.close(); // the check is over once the person is in
+    return { ...room.joinReply(peer, resumed !== undefined, webinars.keys(roomId)), network: ctx.network.settingsFor(peer.id) };
   },
 
   async createWebinar(ctx) {
@@ -108,6 +114,22 @@ export const handlers: { [N in RequestName]: Handler<N> } = {
   async connectTransport(ctx, { transportId, dtlsParameters }) {
     const { room, peer } = joined(ctx);
     await room.media.connectTransport(peer, transportId, dtlsParameters as types.DtlsParameters);
+    return EMPTY;
+  },
+
+  async refreshIceServers(ctx) {
+    const { peer } = joined(ctx);
+    return ctx.network.settingsFor(peer.id);
+  },
+
+  async checkConnectivity(ctx) {
+    notJoined(ctx);
+    return ctx.probe.start();
+  },
+
+  async connectProbe(ctx, { path, dtlsParameters }) {
+    notJoined(ctx);
+    await ctx.probe.connect(path, dtlsParameters as types.DtlsParameters);
     return EMPTY;
   },
 
