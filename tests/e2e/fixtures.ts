@@ -67,12 +67,13 @@ export async function joinByUrl(
   baseUrl: string,
   roomId: string,
   name: string,
-  options: { res?: number; page?: Page } = {},
+  options: { res?: number; page?: Page; relay?: boolean } = {},
 ): Promise<Page> {
   const page = options.page ?? (await context.newPage());
   page.on('pageerror', (error) => console.error(`[${name}] page error:`, error.message));
   const res = options.res ? `&res=${options.res}` : '';
-  await page.goto(`${baseUrl}/room/${roomId}?name=${encodeURIComponent(name)}&join=1${res}`);
+  const relay = options.relay ? '&relay=1' : '';
+  await page.goto(`${baseUrl}/room/${roomId}?name=${encodeURIComponent(name)}&join=1${res}${relay}`);
   await expect(page.getByTestId('call')).toHaveAttribute('data-status', 'joined');
   return page;
 }

@@ -16,6 +16,7 @@ import { forgetCredentials, loadCredentials, saveCredentials } from './credentia
 import { type LocalSourceState, Publisher } from './Publisher.ts';
 import { type SessionStats, collectStats } from './session-stats.ts';
 import { type SignalingSocket, connectSignaling, request } from './signaling.ts';
+import { IceServers } from './IceServers.ts';
 import { createTransport, restartIce } from './transport.ts';
 import { ViewTracker } from './ViewTracker.ts';
 
@@ -64,6 +65,7 @@ export class MediaSession {
   readonly #consumers = new Map<string, { consumer: types.Consumer; info: ConsumerInfo }>();
   readonly #tracks = new Map<string, MediaStreamTrack>();
   readonly publisher: Publisher;
+  readonly #ice: IceServers;
   /** Which received videos are on screen, and how big: drives pausing and layer choice. */
   readonly views: ViewTracker;
   #settings: ClientSettings | undefined;
@@ -74,9 +76,18 @@ export class MediaSession {
   #joined = false;
   #closed = false;
 
-  constructor(private readonly listener: SessionListener) {
+  /** `forceRelay`: send media only through TURN (`?relay=1`), whatever the server's policy. */
+  constructor(
+    private readonly listener: SessionListener,
+    options: { forceRelay?: boolean } = {},
+  ) {
     this.socket = connectSignaling();
-    this.publisher = new Publisher(() => this.socket, () => this.#device, () => this.#settings, this.#tracks, {
+    this.#ice = new IceServers(
+      options.forceRelay ?? false,
+      () => request(this.socket, 'refreshIceServers', {}),
+      () => [this.publisher.transport, this.#recvTransport].filter((t): t is types.Transport => t !== undefined),
+    );
+    this.publisher = new Publisher(() => this.socket, () => this.#device, () => this.#settings, this.#ice, this.#tracks, {
       onLocalSource: (source, state) => listener.onLocalSource(source, state),
     });
     this.views = new ViewTracker(async (updates) => {
@@ -178,6 +189,7 @@ export class MediaSession {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#ice.close();
     this.views.close();
     this.publisher.close();
     this.#recvTransport?.close();
@@ -198,6 +210,7 @@ export class MediaSession {
     });
     saveCredentials(this.#roomId, { peerId: reply.peerId, token: reply.resumeToken });
     this.#settings = reply.settings;
+    await this.#ice.apply(reply.network); // fresh TURN credentials with every (re)join
     if (!reply.resumed) this.#forgetRemoteMedia();
     if (!this.#device.loaded) {
       await this.#device.load({ routerRtpCapabilities: reply.routerRtpCapabilities as types.RtpCapabilities });
@@ -209,7 +222,8 @@ export class MediaSession {
       this.#reconcileConsumers(reply.consumers);
     } else {
       this.#forgetRemoteMedia();
-      this.#recvTransport = createTransport(this.#device, this.socket, await request(this.socket, 'createTransport', { direction: 'recv' }));
+      const info = await request(this.socket, 'createTransport', { direction: 'recv' });
+      this.#recvTransport = createTransport(this.#device, this.socket, info, this.#ice.options);
       await request(this.socket, 'ready', { rtpCapabilities: this.#device.rtpCapabilities as RtpCapabilitiesPayload });
     }
     if (this.#joined) await this.publisher.recover(reply.resumed ? reply.transportIds : []);

@@ -2,6 +2,7 @@ import type { Device, types } from 'mediasoup-client';
 import type { ClientSettings, MediaSource } from '../../../shared/index.ts';
 import { CAMERA_CODEC_OPTIONS, SCREEN_CONSTRAINTS, cameraConstraints, encodingsFor } from './simulcast.ts';
 import { type SignalingSocket, request } from './signaling.ts';
+import type { IceServers } from './IceServers.ts';
 import { createTransport, restartIce } from './transport.ts';
 
 export interface LocalSourceState {
@@ -29,6 +30,7 @@ export class Publisher {
     private readonly socket: () => SignalingSocket,
     private readonly device: () => Device,
     private readonly settings: () => ClientSettings | undefined,
+    private readonly ice: IceServers,
     private readonly tracks: Map<string, MediaStreamTrack>,
     private readonly listener: PublisherListener,
   ) {}
@@ -189,7 +191,7 @@ export class Publisher {
   async #ensureTransport(): Promise<types.Transport> {
     if (!this.#transport) {
       const info = await request(this.socket(), 'createTransport', { direction: 'send' });
-      this.#transport = createTransport(this.device(), this.socket(), info);
+      this.#transport = createTransport(this.device(), this.socket(), info, this.ice.options);
     }
     return this.#transport;
   }

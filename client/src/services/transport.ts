@@ -1,14 +1,16 @@
 import type { Device, types } from 'mediasoup-client';
 import type { MediaSource, RtpParametersPayload, TransportInfo } from '../../../shared/index.ts';
+import type { IceOptions } from './IceServers.ts';
 import { type SignalingSocket, request } from './signaling.ts';
 
 /** A mediasoup-client transport whose connect/produce callbacks go through signaling. */
-export function createTransport(device: Device, socket: SignalingSocket, info: TransportInfo): types.Transport {
+export function createTransport(device: Device, socket: SignalingSocket, info: TransportInfo, ice: IceOptions): types.Transport {
   const options = {
     id: info.id,
     iceParameters: info.iceParameters,
     iceCandidates: info.iceCandidates as types.IceCandidate[],
     dtlsParameters: info.dtlsParameters as types.DtlsParameters,
+    ...ice,
   };
   const transport = info.direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
   transport.on('connect', ({ dtlsParameters }, callback, errback) => {

@@ -117,7 +117,7 @@ export const useRoomStore = defineStore('room', () => {
     return (Object.keys(participant.media) as MediaSource[]).find((s) => participant.media[s]?.producerId === producerId);
   }
 
-  function createSession(): MediaSession {
+  function createSession(forceRelay: boolean): MediaSession {
     return new MediaSession({
       onRoomState,
       onPeerJoined: (peer) => {
@@ -198,7 +198,7 @@ export const useRoomStore = defineStore('room', () => {
         if (participant) participant.role = newRole;
         if (peerId === localPeerId.value) void becomeRole(newRole);
       },
-    });
+    }, { forceRelay });
   }
 
   function fail(message: string): void {
@@ -244,14 +244,14 @@ export const useRoomStore = defineStore('room', () => {
     id: string,
     displayName: string,
     localMedia: LocalMedia | Promise<LocalMedia>,
-    options: { cameraHeight?: number; key?: string } = {},
+    options: { cameraHeight?: number; key?: string; forceRelay?: boolean } = {},
   ): Promise<void> {
     if (session.value) return;
     status.value = 'joining';
     error.value = undefined;
     roomId.value = id;
     chat.reset();
-    const current = createSession();
+    const current = createSession(options.forceRelay ?? false);
     current.publisher.setCameraHeight(options.cameraHeight);
     session.value = current;
     try {
