@@ -38,6 +38,15 @@ export const ENV_KEYS = {
   ROUNDTABLE_SPEAKING_THRESHOLD_DB: 'speakers.speakingThresholdDb',
   ROUNDTABLE_SIGNALING_RPS: 'signaling.requestsPerSecond',
   ROUNDTABLE_SIGNALING_BURST: 'signaling.requestBurst',
+  ROUNDTABLE_ALLOWED_ORIGINS: 'signaling.allowedOrigins',
+  ROUNDTABLE_TRUST_PROXY: 'http.trustProxy',
+  ROUNDTABLE_MAX_ROOMS: 'rooms.maxRooms',
+  ROUNDTABLE_MAX_CONNECTIONS_PER_ADDRESS: 'limits.connectionsPerAddress',
+  ROUNDTABLE_JOINS_PER_MINUTE: 'limits.joinsPerMinute',
+  ROUNDTABLE_ROOM_CREATIONS_PER_MINUTE: 'limits.roomCreationsPerMinute',
+  ROUNDTABLE_ADMIN_HOST: 'admin.host',
+  ROUNDTABLE_ADMIN_PORT: 'admin.port',
+  ROUNDTABLE_METRICS_TOKEN: 'admin.metricsToken',
   LOG_LEVEL: 'logLevel',
 } as const;
 

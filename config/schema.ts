@@ -18,6 +18,33 @@ const commaList = z.union([
 
 export const VIDEO_CODECS = ['VP8', 'VP9', 'H264'] as const;
 
+/** A web origin (`https://meet.example.org`, port only when not the default), normalized. */
+const webOrigin = z.string().transform((value, ctx) => {
+  try {
+    const url = new URL(value);
+    const bare = !url.username && !url.password && url.pathname === '/' && !url.search && !url.hash;
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && bare) return url.origin;
+  } catch {
+    // reported below
+  }
+  ctx.addIssue({ code: 'custom', message: 'an origin like https://meet.example.org (scheme, host and port only)' });
+  return z.NEVER;
+});
+/** Reverse proxies trusted to append to X-Forwarded-For: true is one, false none. */
+const trustedProxies = z.union(
+  [
+    z.boolean().transform((v) => (v ? 1 : 0)),
+    z.enum(['true', 'false']).transform((v) => (v === 'true' ? 1 : 0)),
+    z.coerce.number().int().min(0).max(10),
+  ],
+  { error: 'true, false, or the number of proxies in front of the server (0-10)' },
+);
+const ADMIN_PORT = 9090;
+/** The admin listener's port: as set, else 9090, else (main port 0: tests, throwaway servers) a free port too. */
+function adminPort(config: { http: { port: number }; admin: { port?: number | undefined } }): number {
+  return config.admin.port ?? (config.http.port === 0 ? 0 : ADMIN_PORT);
+}
+
 export const configSchema = z
   .object({
     http: z.object({
@@ -28,6 +55,11 @@ export const configSchema = z
       tlsKey: z.string().min(1).optional(),
       /** Directory of the built client; empty string disables serving it. */
       staticDir: z.string().default('client/dist'),
+      /**
+       * Reverse proxies in front of the server. 0: X-Forwarded-For is ignored and the per-address
+       * limits use the socket's address. n: they use the n-th X-Forwarded-For entry from the right.
+       */
+      trustProxy: trustedProxies.default(0),
     }).prefault({}),
     rtc: z.object({
       /**
@@ -115,6 +147,8 @@ export const configSchema = z
       reconnectGraceMs: z.coerce.number().int().min(0).max(600_000).default(30_000),
       /** Chat messages kept per room and replayed to late joiners. */
       chatHistory: z.coerce.number().int().min(0).max(10_000).default(200),
+      /** Rooms open at once on this server; a join that would open one more gets SERVER_FULL. */
+      maxRooms: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
     }).prefault({}),
     speakers: z.object({
       /** Minimum time a speaker keeps the stage before someone else may take it. */
@@ -128,6 +162,28 @@ export const configSchema = z
       /** Requests each connection may make per second, and the burst above that it may spend. */
       requestsPerSecond: z.coerce.number().positive().max(10_000).default(30),
       requestBurst: z.coerce.number().int().positive().max(10_000).default(120),
+      /** Other sites' pages allowed to open signaling (the server's own origin always is). */
+      allowedOrigins: commaList.pipe(z.array(webOrigin).max(64)).default([]),
+    }).prefault({}),
+    /**
+     * Per client address: an IPv4 address or an IPv6 /64, the socket's unless http.trustProxy. A
+     * whole office behind one NAT shares them, hence the generous defaults.
+     */
+    limits: z.object({
+      /** Signaling connections open at once (a browser tab holds one, briefly two). */
+      connectionsPerAddress: z.coerce.number().int().min(1).max(100_000).default(200),
+      /** Joins a minute (bursts up to this, then refilled evenly). */
+      joinsPerMinute: z.coerce.number().int().min(1).max(100_000).default(300),
+      /** Joins that open a room, and new webinars, a minute. */
+      roomCreationsPerMinute: z.coerce.number().int().min(1).max(100_000).default(60),
+    }).prefault({}),
+    /** A second HTTP listener for operators: /metrics and the detailed /healthz. Keep it private. */
+    admin: z.object({
+      host: z.string().min(1).default('127.0.0.1'),
+      /** 0 picks a free port. Unset: 9090, or a free port when http.port is 0. */
+      port: port.optional(),
+      /** When set, /metrics is also served on the main port to `Authorization: Bearer <token>`. */
+      metricsToken: z.string().min(16, 'at least 16 characters').max(256).regex(/^[\x21-\x7e]+$/, 'printable ASCII, no spaces').optional(),
     }).prefault({}),
     logLevel: logLevel.default('info'),
   })
@@ -154,6 +210,12 @@ export const configSchema = z
     if (Boolean(config.http.tlsCert) !== Boolean(config.http.tlsKey)) {
       ctx.addIssue({ code: 'custom', path: ['http', config.http.tlsCert ? 'tlsKey' : 'tlsCert'], message: 'tlsCert and tlsKey go together' });
     }
-  });
+  })
+  .superRefine((config, ctx) => {
+    if (adminPort(config) !== 0 && adminPort(config) === config.http.port) {
+      ctx.addIssue({ code: 'custom', path: ['admin', 'port'], message: `must differ from http.port (${config.http.port})` });
+    }
+  })
+  .transform((config) => ({ ...config, admin: { ...config.admin, port: adminPort(config) } }));
 
 export type Config = z.infer<typeof configSchema>;

@@ -29,6 +29,11 @@ export const ERROR_CODES = [
   'PEER_NOT_FOUND',
   'NOT_INVITED',
   'INTERNAL_ERROR',
+  'SERVER_FULL',
+  'TOO_MANY_ROOMS',
+  'TOO_MANY_JOINS',
+  'TOO_MANY_CONNECTIONS',
+  'ORIGIN_NOT_ALLOWED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { Server } from 'socket.io';
 import { SIGNALING_PATH } from '../../shared/index.ts';
 import type { Config } from '../../config/index.ts';
+import { Guard } from './guard/Guard.ts';
 import { createMetrics } from './http/metrics.ts';
+import { type RequestHandler, adminOperations, publicOperations } from './http/operations.ts';
 import { staticHandler } from './http/static.ts';
 import type { Logger } from './logger.ts';
 import { WorkerPool } from './media/WorkerPool.ts';
@@ -22,8 +24,13 @@ export interface RoundtableServer {
   readonly registry: RoomRegistry;
   readonly network: Network;
   readonly io: SignalingServer;
-  /** Starts listening; resolves with the base URL (port 0 picks a free port). */
+  /**
+   * Starts listening, on the main port and on the admin port; resolves with the main base URL
+   * (port 0 picks a free port).
+   */
   listen(): Promise<string>;
+  /** The admin listener's base URL (/metrics, detailed /healthz), once `listen()` has resolved. */
+  adminUrl(): string;
   close(): Promise<void>;
 }
 
@@ -43,20 +50,11 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
   }, LOAD_LOG_INTERVAL_MS);
   loadLog.unref();
 
-  const serveStatic = config.http.staticDir ? staticHandler(config.http.staticDir) : undefined;
-  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+  const guard = new Guard(config, registry, logger.child({ component: 'guard' }));
+
+  const serve = (handlers: RequestHandler[]) => (req: http.IncomingMessage, res: http.ServerResponse): void => {
     void (async () => {
-      if (req.url === '/healthz') {
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        res.end(JSON.stringify({ status: 'ok', rooms: registry.size, workers: pool.loads() }));
-        return;
-      }
-      if (req.url === '/metrics') {
-        res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
-        res.end(await metrics.metrics());
-        return;
-      }
-      if (serveStatic && (await serveStatic(req, res))) return;
+      for (const handler of handlers) if (await handler(req, res)) return;
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('not found\n');
     })().catch((error: unknown) => {
@@ -65,6 +63,14 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
       res.end();
     });
   };
+  const onRequest = serve([
+    publicOperations(metrics, config.admin.metricsToken),
+    ...(config.http.staticDir ? [staticHandler(config.http.staticDir)] : []),
+  ]);
+  const adminServer = http.createServer(
+    serve([adminOperations(metrics, () => ({ status: 'ok', rooms: registry.size, workers: pool.loads() }))]),
+  );
+  let adminUrl: string | undefined;
 
   const { tlsCert, tlsKey } = config.http;
   const httpServer =
@@ -76,7 +82,8 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
     maxHttpBufferSize: SOCKET_BUFFER_BYTES,
     serveClient: false,
   });
-  attachSignaling(io, registry, network, config, logger);
+  io.use(guard.admitConnection);
+  attachSignaling(io, registry, network, guard, config, logger);
 
   return {
     config,
@@ -84,20 +91,41 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
     registry,
     network,
     io,
-    listen: () =>
-      new Promise((resolve, reject) => {
-        httpServer.once('error', reject);
-        httpServer.listen(config.http.port, config.http.host, () => {
-          const { port } = httpServer.address() as AddressInfo;
-          const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
-          resolve(`${tlsCert ? 'https' : 'http'}://${host}:${port}`);
-        });
-      }),
+    listen: async () => {
+      const url = await listenOn(httpServer, config.http.host, config.http.port, tlsCert ? 'https' : 'http');
+      try {
+        adminUrl = await listenOn(adminServer, config.admin.host, config.admin.port, 'http');
+      } catch (error) {
+        httpServer.close();
+        const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+        throw new Error(`cannot listen on the admin address ${config.admin.host}:${config.admin.port} (admin.host, admin.port): ${reason}`);
+      }
+      logger.info({ adminUrl }, `admin endpoints (/metrics, /healthz) at ${adminUrl}`);
+      return url;
+    },
+    adminUrl: () => {
+      if (!adminUrl) throw new Error('the server is not listening yet');
+      return adminUrl;
+    },
     close: async () => {
       clearInterval(loadLog);
+      guard.close();
       registry.closeAll();
+      adminServer.close();
+      adminServer.closeAllConnections();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       pool.close();
     },
   };
+}
+
+function listenOn(server: NetServer, host: string, port: number, scheme: 'http' | 'https'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const { port: bound } = server.address() as AddressInfo;
+      resolve(`${scheme}://${host.includes(':') ? `[${host}]` : host}:${bound}`);
+    });
+  });
 }

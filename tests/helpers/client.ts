@@ -11,6 +11,13 @@ import type {
 
 type RawSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
+export interface ConnectOptions {
+  /** Source address of the connection, e.g. 127.0.0.2. */
+  localAddress?: string;
+  /** Extra handshake headers, e.g. Origin or X-Forwarded-For. */
+  headers?: Record<string, string>;
+}
+
 /** A signaling client in the test process, speaking the same contract as the browser client. */
 export class TestClient {
   readonly received: Array<{ event: keyof ServerToClientEvents; payload: unknown }> = [];
@@ -19,8 +26,18 @@ export class TestClient {
     socket.onAny((event: keyof ServerToClientEvents, payload: unknown) => this.received.push({ event, payload }));
   }
 
-  static async connect(url: string): Promise<TestClient> {
-    const socket: RawSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+  /**
+   * Connects, or rejects with the `connect_error` (a refusal carries `data.code`). `localAddress`
+   * picks the source address (any of 127.0.0.0/8 on loopback); `headers` go with the handshake.
+   */
+  static async connect(url: string, options: ConnectOptions = {}): Promise<TestClient> {
+    const socket: RawSocket = io(url, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      ...(options.headers ? { extraHeaders: options.headers } : {}),
+    } as Parameters<typeof io>[1]);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('connect_error', reject);

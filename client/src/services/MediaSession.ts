@@ -51,6 +51,11 @@ export interface SessionListener {
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
+/** What a person is told when the server refuses the connection itself (stable codes in `data.code`). */
+const CONNECT_REFUSALS: Record<string, string> = {
+  TOO_MANY_CONNECTIONS: 'Too many connections from your network to this server. Close other tabs or try again later.',
+  ORIGIN_NOT_ALLOWED: 'This page is not allowed to connect to the Roundtable server (its origin is not the server\u2019s own).',
+};
 
 /**
  * One person's connection to a room: signaling socket, mediasoup Device, the receive transport and its
@@ -288,11 +293,11 @@ export class MediaSession {
   #connected(): Promise<void> {
     if (this.socket.connected) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const unreachable = () => {
+      const unreachable = (error?: Error & { data?: { code?: string } }) => {
         cleanup();
-        reject(new Error('The Roundtable server cannot be reached. Check your connection and try again.'));
+        reject(new Error(CONNECT_REFUSALS[error?.data?.code ?? ''] ?? 'The Roundtable server cannot be reached. Check your connection and try again.'));
       };
-      const timer = setTimeout(unreachable, CONNECT_TIMEOUT_MS);
+      const timer = setTimeout(() => unreachable(), CONNECT_TIMEOUT_MS);
       const onConnect = () => {
         cleanup();
         resolve();

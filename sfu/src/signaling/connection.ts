@@ -5,11 +5,13 @@ import {
   LIMITS,
   type Reply,
   type RequestName,
+  type RequestPayload,
   type ServerToClientEvents,
   requestSchemas,
 } from '../../../shared/index.ts';
 import type { Config } from '../../../config/index.ts';
 import { SignalingError } from '../errors.ts';
+import type { Guard } from '../guard/Guard.ts';
 import type { Logger } from '../logger.ts';
 import type { Network } from '../network/Network.ts';
 import type { Notify } from '../rooms/Peer.ts';
@@ -42,10 +44,12 @@ export function attachConnection(
   socket: SignalingSocket,
   registry: RoomRegistry,
   network: Network,
+  guard: Guard,
   config: Config,
   logger: Logger,
 ): void {
   const log = logger.child({ socketId: socket.id });
+  const address = guard.addressOf(socket.handshake);
   const bucket = new TokenBucket(config.signaling.requestsPerSecond, config.signaling.requestBurst);
   const notify: Notify = (event, ...args) => {
     socket.emit(event, ...args);
@@ -59,7 +63,16 @@ export function attachConnection(
     isConnected: () => socket.connected,
   };
 
+  /** The guard's limits on requests that may open a room; returns what to call once the request is done. */
+  function admit(name: RequestName, payload: unknown): (() => void) | undefined {
+    if (ctx.membership) return undefined; // the handler refuses a second join before it makes anything
+    if (name === 'join') return guard.admitJoin(address, (payload as RequestPayload<'join'>).roomId);
+    if (name === 'createWebinar') guard.admitWebinar(address);
+    return undefined;
+  }
+
   async function dispatch(name: RequestName, payload: unknown, ack: AnyAck): Promise<void> {
+    let done: (() => void) | undefined;
     try {
       if (!bucket.take()) throw new SignalingError('RATE_LIMITED', 'too many requests; slow down');
       if (payloadSize(payload) > LIMITS.payloadMaxBytes) {
@@ -71,10 +84,13 @@ export function attachConnection(
         const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
         throw new SignalingError('INVALID_PAYLOAD', `${name}: ${where}${issue?.message ?? 'invalid payload'}`);
       }
+      done = admit(name, parsed.data);
       const handler = handlers[name] as (c: HandlerContext, p: unknown) => Promise<unknown>;
       ack({ ok: true, data: await handler(ctx, parsed.data) });
     } catch (error) {
       ack({ ok: false, error: toErrorBody(error, log, name) });
+    } finally {
+      done?.();
     }
   }
 
@@ -113,6 +129,6 @@ export function attachConnection(
   });
 }
 
-export function attachSignaling(io: SignalingServer, registry: RoomRegistry, network: Network, config: Config, logger: Logger): void {
-  io.on('connection', (socket) => attachConnection(socket, registry, network, config, logger.child({ component: 'signaling' })));
+export function attachSignaling(io: SignalingServer, registry: RoomRegistry, network: Network, guard: Guard, config: Config, logger: Logger): void {
+  io.on('connection', (socket) => attachConnection(socket, registry, network, guard, config, logger.child({ component: 'signaling' })));
 }
