@@ -1,13 +1,15 @@
 # Debian packages the project needs, installed when missing. Sourced by install.sh.
 
-# Build the mediasoup worker against the system's libraries (see docs/offline-worker-build.md).
+# Build the mediasoup worker against the system's libraries (see docs/offline-worker-build.md), and
+# better-sqlite3's addon with node-gyp (g++, make, python3).
 WORKER_BUILD_PACKAGES=(libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev
-  pkg-config ninja-build g++ python3)
-# Real-browser tests and the media files they feed to fake devices.
-TEST_PACKAGES=(chromium sox)
+  pkg-config ninja-build g++ make python3)
+# Real-browser tests and the media files they feed to fake devices; Firefox ESR (driven over WebDriver
+# BiDi), and for network tests: namespaces and veths (iproute2), faults (iptables) and a TURN server (coturn).
+TEST_PACKAGES=(chromium sox firefox-esr iproute2 iptables coturn openssl)
 # Benchmarks (docs/benchmarks.md): ffmpeg encodes the forwarding benchmark's RTP source; the browser
-# benchmark drives the same Chromium as the tests.
-BENCH_PACKAGES=(ffmpeg chromium)
+# benchmark drives the same Chromium as the tests; the bad-networks benchmark uses namespaces and iptables.
+BENCH_PACKAGES=(ffmpeg chromium iproute2 iptables)
 MESON_MIN_VERSION="1.1"
 BACKPORTS_SOURCE=/etc/apt/sources.list.d/roundtable-bookworm-backports.sources
 

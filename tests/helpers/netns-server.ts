@@ -1,0 +1,171 @@
+/**
+ * The real Roundtable server (`node --import tsx sfu/src/main.ts`) inside a test namespace.
+ *
+ * Browsers load the page through a TCP forwarder on 127.0.0.1 — a secure context, so getUserMedia
+ * works in Chromium and Firefox without TLS — while media (ICE) goes to the namespace's address over
+ * the veth, where the namespace's faults apply. Signaling through the forwarder is not faulted.
+ */
+import type { ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { type Netns, stopChild } from './netns.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const READY_PREFIX = 'Roundtable is ready';
+const STOP_GRACE_MS = 5_000;
+
+/** One line of the server's output: pino's JSON fields, or `{ stream, msg }` for anything else. */
+export interface LogLine {
+  msg?: string;
+  level?: number;
+  stream?: 'stdout' | 'stderr';
+  [field: string]: unknown;
+}
+
+export interface NetnsServer {
+  /** What browsers open: the forwarder on 127.0.0.1. */
+  url: string;
+  /** The server's own address inside the namespace (reachable from the host over the veth). */
+  nsUrl: string;
+  /** Every line the server has printed so far; grows while it runs. */
+  logs: LogLine[];
+  process: ChildProcess;
+  /** Resolves with the first log line (past or future) that matches. */
+  waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** SIGTERM (SIGKILL after a few seconds), then closes the forwarder. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface NetnsServerOptions {
+  readyTimeoutMs?: number;
+}
+
+function parseLine(line: string, stream: 'stdout' | 'stderr'): LogLine {
+  if (line.startsWith('{')) {
+    try {
+      return JSON.parse(line) as LogLine;
+    } catch (error) {
+      // Not pino's JSON after all: keep the raw line, it is still worth asserting on.
+      return { stream, msg: line, parseError: String(error) };
+    }
+  }
+  return { stream, msg: line };
+}
+
+/** A TCP forwarder on 127.0.0.1 (free port) to `host:port`; closing it cuts the open connections. */
+async function startForwarder(host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, host);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    }
+    // A reset on either side ends both; the browser sees a dropped connection, as it would for real.
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * Starts the server in `ns` and resolves once it logs that it is ready. Defaults: HOST=0.0.0.0,
+ * PORT=0, the built client, LOG_LEVEL=info; `env` adds to or overrides them.
+ */
+export async function startServerInNetns(
+  ns: Netns,
+  env: Record<string, string> = {},
+  options: NetnsServerOptions = {},
+): Promise<NetnsServer> {
+  const child = ns.spawn(process.execPath, ['--import', 'tsx', 'sfu/src/main.ts'], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      HOST: '0.0.0.0',
+      PORT: '0',
+      ROUNDTABLE_STATIC_DIR: `${REPO_ROOT}client/dist`,
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: LogLine[] = [];
+  const waiters = new Set<(line: LogLine) => void>();
+  for (const stream of ['stdout', 'stderr'] as const) {
+    createInterface({ input: child[stream]! }).on('line', (text) => {
+      const line = parseLine(text, stream);
+      logs.push(line);
+      for (const waiter of waiters) waiter(line);
+    });
+  }
+
+  const waitForLog = (match: (line: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> => {
+    const seen = logs.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(onLine);
+        child.off('exit', onExit);
+      };
+      const onLine = (line: LogLine) => {
+        if (!match(line)) return;
+        done();
+        resolve(line);
+      };
+      const onExit = (code: number | null, signal: string | null) => {
+        done();
+        reject(new Error(`server exited (${signal ?? code}) before the expected log line; last lines:\n${tail(logs)}`));
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no matching server log line within ${timeoutMs} ms; last lines:\n${tail(logs)}`));
+      }, timeoutMs);
+      waiters.add(onLine);
+      child.once('exit', onExit);
+    });
+  };
+
+  let ready: LogLine;
+  try {
+    ready = await waitForLog((line) => line.msg?.startsWith(READY_PREFIX) ?? false, options.readyTimeoutMs ?? 30_000);
+  } catch (error) {
+    await stopChild(child, STOP_GRACE_MS);
+    throw error;
+  }
+  const port = Number(new URL(String(ready.url)).port);
+  const forwarder = await startForwarder(ns.nsIp, port);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${forwarder.port}`,
+    nsUrl: `http://${ns.nsIp}:${port}`,
+    logs,
+    process: child,
+    waitForLog,
+    stop: () => {
+      stopping ??= (async () => {
+        await stopChild(child, STOP_GRACE_MS);
+        await forwarder.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function tail(logs: LogLine[], count = 20): string {
+  return logs.slice(-count).map((line) => JSON.stringify(line)).join('\n');
+}
