@@ -3,13 +3,18 @@
  *
  * Browsers load the page through a TCP forwarder on 127.0.0.1 — a secure context, so getUserMedia
  * works in Chromium and Firefox without TLS — while media (ICE) goes to the namespace's address over
- * the veth, where the namespace's faults apply. Signaling through the forwarder is not faulted.
+ * the veth, where the namespace's faults apply (the forwarder's own connection crosses the veth too,
+ * so loss and rate caps reach signaling as well). Each server gets its own temporary data directory.
  */
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { type Netns, stopChild } from './netns.ts';
+import type { Netns } from './netns.ts';
+import { stopChild } from './processes.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const READY_PREFIX = 'Roundtable is ready';
@@ -90,6 +95,8 @@ export async function startServerInNetns(
   env: Record<string, string> = {},
   options: NetnsServerOptions = {},
 ): Promise<NetnsServer> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'rt-netns-data-'));
+  const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
   const child = ns.spawn(process.execPath, ['--import', 'tsx', 'sfu/src/main.ts'], {
     cwd: REPO_ROOT,
     env: {
@@ -98,6 +105,7 @@ export async function startServerInNetns(
       PORT: '0',
       ROUNDTABLE_STATIC_DIR: `${REPO_ROOT}client/dist`,
       LOG_LEVEL: 'info',
+      ROUNDTABLE_DATA_DIR: dataDir,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -115,11 +123,14 @@ export async function startServerInNetns(
   const waitForLog = (match: (line: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> => {
     const seen = logs.find(match);
     if (seen) return Promise.resolve(seen);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      return Promise.reject(new Error(`server has exited (${child.signalCode ?? child.exitCode}); last lines:\n${tail(logs)}`));
+    }
     return new Promise((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
         waiters.delete(onLine);
-        child.off('exit', onExit);
+        child.off('close', onExit);
       };
       const onLine = (line: LogLine) => {
         if (!match(line)) return;
@@ -135,7 +146,8 @@ export async function startServerInNetns(
         reject(new Error(`no matching server log line within ${timeoutMs} ms; last lines:\n${tail(logs)}`));
       }, timeoutMs);
       waiters.add(onLine);
-      child.once('exit', onExit);
+      // 'close', not 'exit': by then its last lines (why it stopped) have been read.
+      child.once('close', onExit);
     });
   };
 
@@ -144,6 +156,7 @@ export async function startServerInNetns(
     ready = await waitForLog((line) => line.msg?.startsWith(READY_PREFIX) ?? false, options.readyTimeoutMs ?? 30_000);
   } catch (error) {
     await stopChild(child, STOP_GRACE_MS);
+    removeDataDir();
     throw error;
   }
   const port = Number(new URL(String(ready.url)).port);
@@ -160,6 +173,7 @@ export async function startServerInNetns(
       stopping ??= (async () => {
         await stopChild(child, STOP_GRACE_MS);
         await forwarder.close();
+        removeDataDir();
       })();
       return stopping;
     },

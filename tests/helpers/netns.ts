@@ -6,12 +6,11 @@
  * range) and no default route, so nothing inside it can reach anything but the host end of its veth.
  * Needs root, iproute2 and iptables (either backend). `tc netem` is not available on these machines.
  */
-import { type ChildProcess, type SpawnOptions, execFile, execFileSync, spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { type ChildProcess, type SpawnOptions, execFileSync, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
+import { isAlive, killQuietly, run, stopChild } from './processes.ts';
 
-const execFileAsync = promisify(execFile);
+export { stopChild };
 
 /** The ns-side interface; names inside a namespace cannot collide with anyone else's. */
 const NS_IF = 'veth0';
@@ -38,35 +37,6 @@ const live = new Set<Netns>();
 let counter = 0;
 let staleSweep: Promise<void> | undefined;
 let exitHooked = false;
-
-/** Runs a command on the host; rejects with its stderr, which says what went wrong. */
-async function run(cmd: string, args: string[]): Promise<string> {
-  try {
-    const { stdout } = await execFileAsync(cmd, args, { maxBuffer: 16 * 1024 * 1024 });
-    return stdout;
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr?.trim();
-    throw new Error(`${cmd} ${args.join(' ')} failed${stderr ? `: ${stderr}` : ''}`, { cause: error });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but is not ours to signal.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function killQuietly(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-  }
-}
 
 /** `ip netns pids` of a namespace, read synchronously (the exit hook cannot await). */
 function nsPidsSync(name: string): number[] {
@@ -235,49 +205,6 @@ export class Netns {
     await this.exec('iptables', ['-F', chain]);
     if (rule) await this.exec('iptables', ['-A', chain, ...rule]);
   }
-}
-
-/** Every live descendant of `pid`, from /proc (children before grandchildren). */
-function descendantsOf(pid: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch (error) {
-      // The process ended between readdir and read.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ESRCH') continue;
-      throw error;
-    }
-    // Fields after the parenthesised command name: state, ppid, ...
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-  }
-  const found: number[] = [];
-  for (let queue = [pid]; queue.length > 0; ) {
-    const children = parents.get(queue.shift()!) ?? [];
-    found.push(...children);
-    queue.push(...children);
-  }
-  return found;
-}
-
-/**
- * SIGTERM, then SIGKILL after `graceMs`; resolves when the child and the processes it had started
- * (mediasoup workers) have exited, so a restarted server finds its ports free.
- */
-export async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const tree = child.pid ? descendantsOf(child.pid) : [];
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-  const deadline = Date.now() + graceMs;
-  while (tree.some(isAlive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  for (const pid of tree) killQuietly(pid, 'SIGKILL');
 }
 
 function cleanupOnExit(): void {

@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 interface Exit {
@@ -9,14 +12,15 @@ interface Exit {
 
 /** Runs the real entry point (`npm start` without the install step) and collects how it ended. */
 function startServer(env: Record<string, string>): Promise<Exit> {
-  return new Promise((resolve) => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'rt-startup-'));
+  return new Promise<Exit>((resolve) => {
     execFile(
       process.execPath,
       ['--import', 'tsx', 'sfu/src/main.ts'],
-      { env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ROUNDTABLE_STATIC_DIR: '', ROUNDTABLE_WORKERS: '1', ...env }, timeout: 20_000 },
+      { env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ROUNDTABLE_STATIC_DIR: '', ROUNDTABLE_WORKERS: '1', ROUNDTABLE_DATA_DIR: dataDir, ...env }, timeout: 20_000 },
       (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, output: stdout + stderr }),
     );
-  });
+  }).finally(() => rmSync(dataDir, { recursive: true, force: true }));
 }
 
 describe('bad network configuration stops the server at startup, naming the key', () => {
