@@ -41,6 +41,8 @@ export const ENV_KEYS = {
   ROUNDTABLE_ALLOWED_ORIGINS: 'signaling.allowedOrigins',
   ROUNDTABLE_TRUST_PROXY: 'http.trustProxy',
   ROUNDTABLE_MAX_ROOMS: 'rooms.maxRooms',
+  ROUNDTABLE_ROOM_IDLE_EXPIRY_HOURS: 'rooms.idleExpiryHours',
+  ROUNDTABLE_DATA_DIR: 'store.dataDir',
   ROUNDTABLE_MAX_CONNECTIONS_PER_ADDRESS: 'limits.connectionsPerAddress',
   ROUNDTABLE_JOINS_PER_MINUTE: 'limits.joinsPerMinute',
   ROUNDTABLE_ROOM_CREATIONS_PER_MINUTE: 'limits.roomCreationsPerMinute',

@@ -1,5 +1,6 @@
 /** The server's configuration, with the embedded defaults that make `npm start` work on localhost. */
 import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -17,6 +18,9 @@ const commaList = z.union([
 ]);
 
 export const VIDEO_CODECS = ['VP8', 'VP9', 'H264'] as const;
+
+/** Where the room store lives unless store.dataDir says otherwise (XDG base directory spec). */
+const DEFAULT_DATA_DIR = path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'roundtable');
 
 /** A web origin (`https://meet.example.org`, port only when not the default), normalized. */
 const webOrigin = z.string().transform((value, ctx) => {
@@ -149,6 +153,13 @@ export const configSchema = z
       chatHistory: z.coerce.number().int().min(0).max(10_000).default(200),
       /** Rooms open at once on this server; a join that would open one more gets SERVER_FULL. */
       maxRooms: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
+      /** A stored room (webinar links) nobody has joined for this long is deleted. Fractions allowed. */
+      idleExpiryHours: z.coerce.number().positive().max(10 * 365 * 24).default(720),
+    }).prefault({}),
+    /** Durable state: the SQLite room store. */
+    store: z.object({
+      /** Created on first start. Relative paths are relative to the working directory. */
+      dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
     }).prefault({}),
     speakers: z.object({
       /** Minimum time a speaker keeps the stage before someone else may take it. */

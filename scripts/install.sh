@@ -22,8 +22,8 @@ done
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
   || fail "Node.js >= 20.19 is required (found $(node --version))"
 
-# 1. npm dependencies. Install scripts stay off: mediasoup's would download a prebuilt worker from the
-#    internet; step 2 builds it instead. Nothing else in the tree needs one.
+# 1. npm dependencies. Install scripts stay off: mediasoup's and better-sqlite3's would download
+#    prebuilt binaries from the internet; steps 2 and 3 build them instead.
 lock_hash=$(sha256sum package-lock.json | cut -c1-16)
 if [ "$(cat node_modules/.roundtable-lock 2>/dev/null)" != "$lock_hash" ]; then
   say "installing npm dependencies"
@@ -37,11 +37,18 @@ if ! bash scripts/build-mediasoup-worker.sh --check; then
   bash scripts/build-mediasoup-worker.sh >/dev/null
 fi
 
-# 3. Test and benchmark tools.
+# 3. better-sqlite3's addon (the room store): the cached build, or a build from source against this
+#    Node.js's headers (its install script would download a prebuild instead).
+if ! bash scripts/build-better-sqlite3.sh --check; then
+  ensure_system_packages --with-build
+  bash scripts/build-better-sqlite3.sh
+fi
+
+# 4. Test and benchmark tools.
 if [ "$with_test" = 1 ]; then ensure_system_packages --with-test; fi
 if [ "$with_bench" = 1 ]; then ensure_system_packages --with-bench; fi
 
-# 4. The client bundle, rebuilt only when its inputs change.
+# 5. The client bundle, rebuilt only when its inputs change.
 client_hash=$(hash_paths client shared package-lock.json)
 if [ "$(cat client/dist/.roundtable-build 2>/dev/null)" != "$client_hash" ]; then
   say "building the client"

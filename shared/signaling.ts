@@ -210,7 +210,7 @@ export interface JoinReply {
   peerId: string;
   kind: RoomKind;
   role: Role;
-  /** Hosts only: both links' keys, so they can hand out the audience link. */
+  /** Hosts only, until the server restarts (it keeps only hashes): both links' keys, to hand out the audience link. */
   webinarKeys?: WebinarKeys;
   /** Viewers in the room; viewers are not listed individually to other viewers. */
   audienceCount: number;

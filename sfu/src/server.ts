@@ -39,10 +39,12 @@ const SOCKET_BUFFER_BYTES = 1024 * 1024;
 const LOAD_LOG_INTERVAL_MS = 60_000;
 
 export async function createRoundtableServer(config: Config, logger: Logger): Promise<RoundtableServer> {
+  // First: a data directory that cannot be used stops the server before any worker starts.
+  const webinars = WebinarDirectory.open(config, logger.child({ component: 'store' }));
   const listen = new MediaListen(config.rtc, resolveMediaAddress(config.rtc));
   const pool = await WorkerPool.create(config, logger, listen.webRtcServerPlan);
   const network = new Network(listen, pool, config, logger.child({ component: 'network' }));
-  const registry = new RoomRegistry(new WebinarDirectory(), pool, network, config, logger.child({ component: 'rooms' }));
+  const registry = new RoomRegistry(webinars, pool, network, config, logger.child({ component: 'rooms' }));
   pool.on('workerDied', () => logger.warn({ rooms: registry.size }, 'rooms on the dead worker were closed'));
   const metrics = createMetrics(pool, registry);
   const loadLog = setInterval(() => {
@@ -115,6 +117,7 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
       adminServer.closeAllConnections();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       pool.close();
+      webinars.close();
     },
   };
 }

@@ -9,9 +9,42 @@ export async function createWebinar(): Promise<WebinarKeys> {
       socket.once('connect', resolve);
       socket.once('connect_error', () => reject(new Error('The Roundtable server cannot be reached.')));
     });
-    return await request(socket, 'createWebinar', {});
+    const keys = await request(socket, 'createWebinar', {});
+    rememberWebinarKeys(keys);
+    return keys;
   } finally {
     socket.disconnect();
+  }
+}
+
+const KEYS_PREFIX = 'roundtable:webinar-keys:';
+
+/**
+ * The server keeps only hashes of the keys and hands them back only until it restarts, so the host's
+ * browser keeps its own copy to show both links later.
+ */
+function rememberWebinarKeys(keys: WebinarKeys): void {
+  try {
+    localStorage.setItem(KEYS_PREFIX + keys.roomId, JSON.stringify(keys));
+  } catch (error) {
+    console.warn('cannot keep the webinar links in this browser', error);
+  }
+}
+
+/** The keys the server sent with the join, or else the copy this browser kept when it created the webinar. */
+export function webinarKeysFor(roomId: string, fromServer: WebinarKeys | undefined): WebinarKeys | undefined {
+  if (fromServer) {
+    rememberWebinarKeys(fromServer);
+    return fromServer;
+  }
+  const saved = localStorage.getItem(KEYS_PREFIX + roomId);
+  if (!saved) return undefined;
+  try {
+    const keys = JSON.parse(saved) as WebinarKeys;
+    return keys.roomId === roomId ? keys : undefined;
+  } catch (error) {
+    console.warn('ignoring unreadable saved webinar links', error);
+    return undefined;
   }
 }
 

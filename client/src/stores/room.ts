@@ -5,6 +5,7 @@ import { MediaSession } from '../services/MediaSession.ts';
 import type { LocalSourceState } from '../services/Publisher.ts';
 import { type LocalMedia, openLocalMedia } from '../services/media-devices.ts';
 import { RequestError } from '../services/signaling.ts';
+import { webinarKeysFor } from '../services/webinar.ts';
 import { useChatStore } from './chat.ts';
 
 export interface SourceState {
@@ -93,7 +94,8 @@ export const useRoomStore = defineStore('room', () => {
     kind.value = reply.kind;
     role.value = reply.role;
     audienceCount.value = reply.audienceCount;
-    webinarKeys.value = reply.webinarKeys;
+    // Hosts only: the server forgets the keys when it restarts; this browser may have kept them.
+    webinarKeys.value = reply.role === 'host' ? webinarKeysFor(reply.roomId, reply.webinarKeys) : undefined;
     participants.value = [
       {
         id: reply.peerId,
