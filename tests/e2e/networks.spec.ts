@@ -93,6 +93,32 @@ test('with UDP blocked, the pre-join check says so, and Chromium and Firefox sti
   }
 });
 
+test('when UDP is blocked mid-call, Chromium and Firefox move to ICE-TCP and media comes back', async () => {
+  const room = randomUUID().slice(0, 8);
+  const pages = [
+    await joinByUrl(await newContext(chromium), server.url, room, 'Chromium', { res: 180 }),
+    await joinByUrl(await newContext(firefox), server.url, room, 'Firefox', { res: 180 }),
+  ];
+  await expectEveryoneDecodesEveryone(pages);
+  const frames = (page: Page) => page.evaluate(async () => {
+    const stats = await window.roundtable?.stats();
+    return (stats?.inbound ?? []).filter((s) => s.kind === 'video').reduce((n, s) => n + s.framesDecoded, 0);
+  });
+  await ns.blockUdp();
+  const blockedAt = Date.now();
+  for (const page of pages) {
+    await expect
+      .poll(async () => (await selectedPairs(page)).filter((pair) => pair.protocol === 'tcp').length, {
+        timeout: 60_000,
+        message: `${page.url()} moves both transports to TCP`,
+      })
+      .toBe(2);
+    const before = await frames(page);
+    await expect.poll(() => frames(page), { timeout: 20_000, message: `${page.url()} decodes again` }).toBeGreaterThan(before + 10);
+    console.log(`${page.url().includes('Firefox') ? 'Firefox' : 'Chromium'}: video back over TCP ${((Date.now() - blockedAt) / 1000).toFixed(1)} s after UDP was blocked`);
+  }
+});
+
 test('on an open network, the pre-join check reports a direct connection', async () => {
   const page = await (await newContext(firefox)).newPage();
   await page.goto(`${server.url}/room/${randomUUID().slice(0, 8)}`);

@@ -27,7 +27,40 @@ export function createTransport(device: Device, socket: SignalingSocket, info: T
       }).then(({ producerId }) => callback({ id: producerId }), errback);
     });
   }
+  recoverIceFailures(transport, socket);
   return transport;
+}
+
+/** A path that stays disconnected this long is given up on, like one that failed. */
+const DISCONNECTED_GRACE_MS = 4_000;
+/** ICE restarts of one transport are at least this far apart, however often its path fails. */
+const MIN_RESTART_INTERVAL_MS = 8_000;
+
+/**
+ * When the media path breaks under a live call (UDP blocked after joining, a network switch), the
+ * browser does not look for another path by itself: Firefox stays on its dead UDP pair. An ICE
+ * restart makes it check every candidate again, the server's TCP one included.
+ */
+function recoverIceFailures(transport: types.Transport, socket: SignalingSocket): void {
+  let lastRestart = 0;
+  let disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
+  const restart = () => {
+    disconnectedTimer = undefined;
+    if (transport.closed || !socket.connected) return; // rejoining restarts ICE anyway
+    const wait = lastRestart + MIN_RESTART_INTERVAL_MS - Date.now();
+    if (wait > 0) {
+      disconnectedTimer = setTimeout(restart, wait);
+      return;
+    }
+    lastRestart = Date.now();
+    restartIce(socket, transport).catch((error: unknown) => console.warn('ICE restart after a broken media path failed', error));
+  };
+  transport.on('connectionstatechange', (state) => {
+    if (disconnectedTimer) clearTimeout(disconnectedTimer);
+    disconnectedTimer = undefined;
+    if (state === 'failed') restart();
+    else if (state === 'disconnected') disconnectedTimer = setTimeout(restart, DISCONNECTED_GRACE_MS);
+  });
 }
 
 /** New ICE credentials from the server, after a network change or a long blip. */
