@@ -39,15 +39,7 @@ build_root="$CACHE_DIR/better-sqlite3/build-$key"
 log="$CACHE_DIR/better-sqlite3/build-$key.log"
 rm -rf "$build_root"; mkdir -p "$build_root"; : > "$log"
 
-step() { # step NAME CMD...: runs CMD with output in the log; on failure shows why, not the whole log.
-  local name=$1; shift
-  if ! "$@" >>"$log" 2>&1; then
-    printf '\n[roundtable] better-sqlite3 build failed at step "%s". Relevant lines:\n' "$name" >&2
-    grep -E -i 'error|not found|no such file|undefined reference|fatal' "$log" | tail -n 15 >&2 \
-      || tail -n 15 "$log" >&2
-    fail "better-sqlite3 $version did not build (full log: $log)"
-  fi
-}
+step() { build_step "better-sqlite3 $version" "$log" "$@"; } # step NAME CMD...
 
 # The headers of the Node.js that runs the server (Debian/NodeSource: /usr/include/node), checked
 # against its ABI, so node-gyp never downloads a header tarball.

@@ -39,15 +39,7 @@ build_root="$CACHE_DIR/mediasoup-worker/build-$key"
 log="$CACHE_DIR/mediasoup-worker/build-$key.log"
 rm -rf "$build_root"; mkdir -p "$build_root"; : > "$log"
 
-step() { # step NAME CMD...: runs CMD with output in the log; on failure shows why, not the whole log.
-  local name=$1; shift
-  if ! "$@" >>"$log" 2>&1; then
-    printf '\n[roundtable] worker build failed at step "%s". Relevant lines:\n' "$name" >&2
-    grep -E -i 'error|not found|dependency .* found: no|undefined reference|fatal' "$log" | tail -n 15 >&2 \
-      || tail -n 15 "$log" >&2
-    fail "mediasoup worker $version did not build (full log: $log)"
-  fi
-}
+step() { build_step "mediasoup worker $version" "$log" "$@"; } # step NAME CMD...
 
 say "building mediasoup-worker $version against system libraries (one-time, a few minutes)"
 started=$(date +%s)
