@@ -5,12 +5,12 @@ import {
   PROBE_LIFETIME_MS,
   PROBE_PATHS,
   type ProbePath,
-  type TransportInfo,
 } from '../../../shared/index.ts';
 import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { PooledRouter, WorkerPool } from '../media/WorkerPool.ts';
 import type { IcePaths, MediaListen } from './MediaListen.ts';
+import { transportInfo } from './transport-info.ts';
 import { networkSettingsFor } from './turn-credentials.ts';
 
 /** One check per connection at most this often: each makes up to three transports. */
@@ -90,14 +90,7 @@ export class ConnectivityProbeSession {
         appData: { probe: path },
       });
       this.#transports.set(path, transport);
-      transports[path] = {
-        id: transport.id,
-        direction: 'send',
-        iceParameters: transport.iceParameters,
-        iceCandidates: transport.iceCandidates as TransportInfo['iceCandidates'],
-        dtlsParameters: transport.dtlsParameters as TransportInfo['dtlsParameters'],
-        sctpParameters: transport.sctpParameters as TransportInfo['sctpParameters'],
-      };
+      transports[path] = transportInfo(transport, 'send');
     }
     this.#timer = setTimeout(() => this.close(), PROBE_LIFETIME_MS);
     this.#timer.unref();

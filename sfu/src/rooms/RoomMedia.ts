@@ -13,6 +13,7 @@ import type { Config } from '../../../config/index.ts';
 import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Network } from '../network/Network.ts';
+import { transportInfo } from '../network/transport-info.ts';
 import type { Dynacast } from './Dynacast.ts';
 import type { RoomRouters } from './RoomRouters.ts';
 import type {
@@ -77,13 +78,7 @@ export class RoomMedia {
     });
     if (direction === 'send') await transport.setMaxIncomingBitrate(media.maxIncomingBitrate);
     else await transport.setMaxOutgoingBitrate(media.maxOutgoingBitrate);
-    return {
-      id: transport.id,
-      direction,
-      iceParameters: transport.iceParameters,
-      iceCandidates: transport.iceCandidates as TransportInfo['iceCandidates'],
-      dtlsParameters: transport.dtlsParameters as TransportInfo['dtlsParameters'],
-    };
+    return transportInfo(transport, direction);
   }
 
   async connectTransport(peer: Peer, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
