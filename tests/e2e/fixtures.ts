@@ -67,14 +67,14 @@ export async function joinByUrl(
   baseUrl: string,
   roomId: string,
   name: string,
-  options: { res?: number; page?: Page; relay?: boolean } = {},
+  options: { res?: number; page?: Page; relay?: boolean; timeout?: number } = {},
 ): Promise<Page> {
   const page = options.page ?? (await context.newPage());
   page.on('pageerror', (error) => console.error(`[${name}] page error:`, error.message));
   const res = options.res ? `&res=${options.res}` : '';
   const relay = options.relay ? '&relay=1' : '';
   await page.goto(`${baseUrl}/room/${roomId}?name=${encodeURIComponent(name)}&join=1${res}${relay}`);
-  await expect(page.getByTestId('call')).toHaveAttribute('data-status', 'joined');
+  await expect(page.getByTestId('call')).toHaveAttribute('data-status', 'joined', options.timeout ? { timeout: options.timeout } : {});
   return page;
 }
 
