@@ -49,6 +49,12 @@ export const ENV_KEYS = {
   ROUNDTABLE_ADMIN_HOST: 'admin.host',
   ROUNDTABLE_ADMIN_PORT: 'admin.port',
   ROUNDTABLE_METRICS_TOKEN: 'admin.metricsToken',
+  ROUNDTABLE_ACCESS_POLICY: 'access.policy',
+  ROUNDTABLE_CREATION_SECRET: 'access.creationSecret',
+  ROUNDTABLE_TOKEN_SECRET: 'access.tokenSecret',
+  ROUNDTABLE_TOKEN_PUBLIC_KEY: 'access.tokenPublicKey',
+  ROUNDTABLE_TOKEN_ISSUER: 'access.tokenIssuer',
+  ROUNDTABLE_TOKEN_AUDIENCE: 'access.tokenAudience',
   LOG_LEVEL: 'logLevel',
 } as const;
 

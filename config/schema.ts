@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { ROOM_POLICIES } from '../shared/moderation.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const bitrate = z.coerce.number().int().min(10_000).max(100_000_000);
@@ -100,6 +101,26 @@ export const configSchema = z
       ttlSeconds: z.coerce.number().int().min(60).max(7 * 86_400).default(86_400),
       /** Every client sends media only through TURN (also per client: `?relay=1`). */
       relayOnly: boolFromEnv.default(false),
+    }).prefault({}),
+    /** Who may create and enter rooms (docs/access.md). */
+    access: z.object({
+      /**
+       * `open`: anyone creates rooms, and joining an unknown meeting id opens it (a local install).
+       * `secret`: creating a meeting or webinar needs access.creationSecret; unknown ids are refused.
+       * `token`: rooms are entered with a JWT minted by the operator's application (access.tokenSecret
+       * or access.tokenPublicKey); the token names the room, the name, the role and the expiry.
+       */
+      policy: z.enum(ROOM_POLICIES).default('open'),
+      creationSecret: z.string().min(16, 'at least 16 characters').max(256).optional(),
+      /** HMAC key for HS256 room tokens. */
+      tokenSecret: z.string().min(32, 'at least 32 characters (256 bits) for HS256').max(1024).optional(),
+      /** PEM public key (SPKI) for RS256/ES256/EdDSA room tokens, or a path to a file holding it. */
+      tokenPublicKey: z.string().min(1).max(16_384).optional(),
+      /** When set, tokens must carry this `iss` / `aud`. */
+      tokenIssuer: z.string().min(1).max(256).optional(),
+      tokenAudience: z.string().min(1).max(256).optional(),
+      /** Clock skew tolerated on `exp` and `nbf`. */
+      tokenClockToleranceSeconds: z.coerce.number().int().min(0).max(600).default(30),
     }).prefault({}),
     workers: z.object({
       count: z.coerce.number().int().min(1).max(256).default(Math.max(1, os.availableParallelism())),
@@ -217,6 +238,13 @@ export const configSchema = z
     }
     if (config.turn.relayOnly && relays.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['turn', 'relayOnly'], message: 'needs turn.urls: relay-only clients can reach nothing without TURN' });
+    }
+    const { access } = config;
+    if (access.policy === 'secret' && !access.creationSecret) {
+      ctx.addIssue({ code: 'custom', path: ['access', 'creationSecret'], message: 'is required when access.policy is secret' });
+    }
+    if (access.policy === 'token' && !access.tokenSecret && !access.tokenPublicKey) {
+      ctx.addIssue({ code: 'custom', path: ['access', 'tokenSecret'], message: 'access.tokenSecret or access.tokenPublicKey is required when access.policy is token' });
     }
     if (Boolean(config.http.tlsCert) !== Boolean(config.http.tlsKey)) {
       ctx.addIssue({ code: 'custom', path: ['http', config.http.tlsCert ? 'tlsKey' : 'tlsCert'], message: 'tlsCert and tlsKey go together' });

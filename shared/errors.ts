@@ -34,6 +34,25 @@ export const ERROR_CODES = [
   'TOO_MANY_JOINS',
   'TOO_MANY_CONNECTIONS',
   'ORIGIN_NOT_ALLOWED',
+  /** The room is locked: no new joins. */
+  'ROOM_LOCKED',
+  /** A host denied this joiner in the lobby. */
+  'LOBBY_DENIED',
+  /** Too many people wait in this room's lobby already. */
+  'LOBBY_FULL',
+  /** A host removed this identity from the room. */
+  'REMOVED',
+  /** No such room, and this server's policy does not create rooms on join. */
+  'ROOM_NOT_FOUND',
+  /** Creating rooms needs the operator's shared secret (access.policy = secret), missing or wrong. */
+  'CREATION_SECRET_REQUIRED',
+  /** Rooms are entered with a token from the operator's application (access.policy = token). */
+  'TOKEN_REQUIRED',
+  /** The token is malformed or its signature does not verify. */
+  'INVALID_TOKEN',
+  'TOKEN_EXPIRED',
+  /** The token is for another room. */
+  'TOKEN_WRONG_ROOM',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -14,4 +14,6 @@ export const LIMITS = {
   idMaxLength: 64,
   chatMessageMaxLength: 2000,
   maxConsumerUpdates: 200,
+  /** A room token (JWT) in a join. */
+  tokenMaxLength: 4096,
 } as const;

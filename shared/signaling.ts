@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Reply } from './errors.ts';
 import { LIMITS } from './limits.ts';
+import { LOBBY_MAX_WAITING, type LobbyEntry, type MeetingKeys, type ModeratedSource, type RoomSettings } from './moderation.ts';
 import { MEDIA_SOURCES, type MediaKind, type MediaSource } from './media.ts';
 import { type NetworkSettings, PROBE_PATHS, type ProbePath } from './network.ts';
 import { dtlsParametersSchema, rtpCapabilitiesSchema, rtpParametersSchema } from './rtp-schemas.ts';
@@ -42,16 +43,54 @@ export const resumeSchema = z.strictObject({
 /** The secret part of a webinar link: it decides whether one joins as host or as audience. */
 export const linkKeySchema = z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'not a link key');
 
+/** A compact JWS (room token, `access.policy = token`): three base64url parts. */
+export const roomTokenSchema = z
+  .string()
+  .max(LIMITS.tokenMaxLength)
+  .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/, 'not a room token');
+
+/** The operator's shared secret for creating rooms (`access.policy = secret`). */
+export const creationSecretSchema = z.string().min(1).max(256);
+
+const peerRef = z.strictObject({ peerId: entityId });
+
 export const requestSchemas = {
   join: z.strictObject({
     roomId: roomIdSchema,
     displayName: displayNameSchema,
     resume: resumeSchema.optional(),
-    /** Webinars only: the key from the host or audience link. */
+    /** The key from a host link (meetings, webinars) or an audience link (webinars). */
     key: linkKeySchema.optional(),
+    /** A signed room token, required when the server's policy is `token`. */
+    token: roomTokenSchema.optional(),
   }),
   /** Creates a webinar and returns its two links' keys; the caller then joins with the host key. */
-  createWebinar: z.strictObject({}),
+  createWebinar: z.strictObject({ secret: creationSecretSchema.optional() }),
+  /** Creates a meeting and returns its host link's key; the invite link is the bare room URL. */
+  createMeeting: z.strictObject({ secret: creationSecretSchema.optional() }),
+  /** Host or co-host: pause someone's microphone; only they can unmute it. */
+  muteParticipant: peerRef,
+  /** Host or co-host: ask a muted person to unmute (a prompt they accept or ignore). */
+  askToUnmute: peerRef,
+  /** Host or co-host: turn off someone's camera (paused) or screen share (stopped). */
+  stopParticipantVideo: z.strictObject({ peerId: entityId, source: z.enum(['camera', 'screen']) }),
+  /** Host or co-host: mute every microphone but the hosts'. */
+  muteEveryone: z.strictObject({}),
+  /** Host or co-host: remove someone; they cannot come back with the same identity. */
+  removeParticipant: peerRef,
+  /** Host or co-host: lock the room, or turn the lobby on or off. */
+  setRoomSettings: z.strictObject({ locked: z.boolean().optional(), lobby: z.boolean().optional() }),
+  /** Host only: make someone a co-host, or a participant again. */
+  setParticipantRole: z.strictObject({ peerId: entityId, role: z.enum(['cohost', 'participant']) }),
+  /** Host only: pass host on; the sender becomes a co-host. */
+  transferHost: peerRef,
+  /** Host or co-host: admit or deny people waiting in the lobby ('all': everyone waiting now). */
+  answerLobby: z.strictObject({
+    entryIds: z.union([z.array(entityId).min(1).max(LOBBY_MAX_WAITING), z.literal('all')]),
+    admit: z.boolean(),
+  }),
+  /** Host or co-host: end the meeting for everyone. */
+  endMeeting: z.strictObject({}),
   /** Host: invite an audience member (usually one with a raised hand) onto the stage. */
   inviteToStage: z.strictObject({ peerId: z.string().min(1).max(LIMITS.idMaxLength) }),
   /** Audience member: accept or decline the host's invitation. */
@@ -124,10 +163,10 @@ export interface ProducerInfo {
 }
 
 /**
- * In a meeting everyone is a participant. In a webinar the host manages the stage, speakers publish,
- * and viewers only receive: they never get a send transport.
+ * In a meeting the host (and co-hosts) run it and everyone else is a participant. In a webinar the
+ * host manages the stage, speakers publish, and viewers only receive: they never get a send transport.
  */
-export type Role = 'participant' | 'host' | 'speaker' | 'viewer';
+export type Role = 'participant' | 'host' | 'cohost' | 'speaker' | 'viewer';
 export type RoomKind = 'meeting' | 'webinar';
 
 export interface PeerInfo {
@@ -212,6 +251,12 @@ export interface JoinReply {
   role: Role;
   /** Hosts only, until the server restarts (it keeps only hashes): both links' keys, to hand out the audience link. */
   webinarKeys?: WebinarKeys;
+  /** Meeting hosts and co-hosts, until the server restarts (it keeps only a hash): the host link's key. */
+  meetingKeys?: MeetingKeys;
+  /** Lock and lobby, as hosts last set them. */
+  roomSettings: RoomSettings;
+  /** Hosts and co-hosts only: who is waiting in the lobby now. */
+  lobby?: LobbyEntry[];
   /** Viewers in the room; viewers are not listed individually to other viewers. */
   audienceCount: number;
   settings: ClientSettings;
@@ -266,6 +311,19 @@ export interface ReplyData {
   connectProbe: Record<string, never>;
   updateConsumers: Record<string, never>;
   createWebinar: WebinarKeys;
+  createMeeting: MeetingKeys;
+  muteParticipant: Record<string, never>;
+  askToUnmute: Record<string, never>;
+  stopParticipantVideo: Record<string, never>;
+  /** How many microphones were muted. */
+  muteEveryone: { muted: number };
+  removeParticipant: Record<string, never>;
+  setRoomSettings: RoomSettings;
+  setParticipantRole: Record<string, never>;
+  transferHost: Record<string, never>;
+  /** How many lobby entries were answered. */
+  answerLobby: { answered: number };
+  endMeeting: Record<string, never>;
   inviteToStage: Record<string, never>;
   answerStageInvite: Record<string, never>;
   moveToAudience: Record<string, never>;
@@ -286,7 +344,7 @@ export interface ServerToClientEvents {
   consumerAdded: (event: { consumer: ConsumerInfo }) => void;
   consumerClosed: (event: { consumerId: string; producerId: string }) => void;
   /** The room ended under this client (its media worker died, or the server is shutting down). */
-  roomClosed: (event: { reason: RoomCloseReason }) => void;
+  roomClosed: (event: { reason: RoomCloseReason; byName?: string }) => void;
   producerPaused: (event: { peerId: string; producerId: string; source: MediaSource; paused: boolean }) => void;
   peerUpdated: (event: { peerId: string; handRaisedAt: number | null }) => void;
   chatMessage: (event: ChatMessage) => void;
@@ -311,8 +369,22 @@ export interface ServerToClientEvents {
   roleChanged: (event: { peerId: string; role: Role }) => void;
   /** Another tab or device took over this identity; this connection is no longer in the room. */
   sessionReplaced: (event: Record<string, never>) => void;
+  /** Lock or lobby changed (to everyone in the room). */
+  roomSettings: (event: RoomSettings & { byName: string }) => void;
+  /** To the person: a host switched off their microphone, camera or screen share. */
+  mutedByHost: (event: { source: ModeratedSource; byName: string }) => void;
+  /** To the person: a host asks them to unmute. */
+  unmuteRequested: (event: { byName: string }) => void;
+  /** To hosts and co-hosts: who waits in the lobby now (sent on every change). */
+  lobbyChanged: (event: { waiting: LobbyEntry[] }) => void;
+  /** To a joiner: the lobby is on; their join completes when a host admits them, or fails with LOBBY_DENIED. */
+  lobbyWaiting: (event: Record<string, never>) => void;
 }
 
-export type RoomCloseReason = 'worker-died' | 'shutdown';
+/**
+ * Why the room ended for this client: its media worker died, the server is shutting down, a host
+ * removed this person, or a host ended the meeting for everyone.
+ */
+export type RoomCloseReason = 'worker-died' | 'shutdown' | 'removed' | 'ended';
 
 export const SIGNALING_PATH = '/socket.io';

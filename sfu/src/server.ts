@@ -15,7 +15,8 @@ import { resolveMediaAddress } from './network/media-address.ts';
 import { MediaListen } from './network/MediaListen.ts';
 import { Network } from './network/Network.ts';
 import { RoomRegistry } from './rooms/RoomRegistry.ts';
-import { WebinarDirectory } from './rooms/WebinarDirectory.ts';
+import { Access } from './access/Access.ts';
+import { RoomDirectory } from './access/RoomDirectory.ts';
 import { type SignalingServer, attachSignaling } from './signaling/connection.ts';
 
 export interface RoundtableServer {
@@ -40,11 +41,12 @@ const LOAD_LOG_INTERVAL_MS = 60_000;
 
 export async function createRoundtableServer(config: Config, logger: Logger): Promise<RoundtableServer> {
   // First: a data directory that cannot be used stops the server before any worker starts.
-  const webinars = WebinarDirectory.open(config, logger.child({ component: 'store' }));
+  const directory = RoomDirectory.open(config, logger.child({ component: 'store' }));
+  const access = new Access(directory, config.access);
   const listen = new MediaListen(config.rtc, resolveMediaAddress(config.rtc));
   const pool = await WorkerPool.create(config, logger, listen.webRtcServerPlan);
   const network = new Network(listen, pool, config, logger.child({ component: 'network' }));
-  const registry = new RoomRegistry(webinars, pool, network, config, logger.child({ component: 'rooms' }));
+  const registry = new RoomRegistry(directory, pool, network, config, logger.child({ component: 'rooms' }));
   pool.on('workerDied', () => logger.warn({ rooms: registry.size }, 'rooms on the dead worker were closed'));
   const metrics = createMetrics(pool, registry);
   const loadLog = setInterval(() => {
@@ -85,7 +87,7 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
     serveClient: false,
   });
   io.use(guard.admitConnection);
-  attachSignaling(io, registry, network, guard, config, logger);
+  attachSignaling(io, registry, access, network, guard, config, logger);
 
   return {
     config,
@@ -117,7 +119,7 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
       adminServer.closeAllConnections();
       await new Promise<void>((resolve) => io.close(() => resolve()));
       pool.close();
-      webinars.close();
+      directory.close();
     },
   };
 }

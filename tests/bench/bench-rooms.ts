@@ -21,7 +21,7 @@ export interface BenchRoom {
 export async function roomPerWorker(server: RoundtableServer, idPrefix: string, tool: string): Promise<BenchRoom[]> {
   const rooms: BenchRoom[] = [];
   for (let i = 0; i < server.pool.size; i++) {
-    const room = await server.registry.getOrCreate(`${idPrefix}-${i}`);
+    const room = await server.registry.getOrCreate(`${idPrefix}-${i}`, 'meeting');
     const router = room.routers.main;
     rooms.push({ room, router, workerIndex: router.appData.workerIndex });
   }

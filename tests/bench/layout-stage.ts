@@ -51,7 +51,7 @@ export async function setUpMeeting(options: MeetingOptions, cleanup: Cleanup, si
     },
     cleanup,
   );
-  const room = await sfu.server.registry.getOrCreate('bench-layouts');
+  const room = await sfu.server.registry.getOrCreate('bench-layouts', 'meeting');
   const router = room.routers.main;
 
   const publishers: SimulcastPublisher[] = [];

@@ -24,7 +24,7 @@ test('a webinar: the audience watches without devices, a raised hand is invited 
     await host.getByTestId('join-button').click();
     await expect(host.getByTestId('call')).toHaveAttribute('data-status', 'joined');
     const roomId = new URL(host.url()).pathname.split('/').pop()!;
-    const keys = sfu.server.registry.webinars.keys(roomId)!;
+    const keys = sfu.server.registry.directory.webinarKeys(roomId)!;
     const hostId = await peerIdOf(host);
 
     // Viewers: the audience link, no camera or microphone, no publishing controls.
@@ -79,7 +79,7 @@ test('an audience spread over two workers all decode the speaker', async ({ brow
   const sfu = await startAppServer({ workers: { count: 2, consumerBudget: 6 } });
   const contexts: BrowserContext[] = [];
   try {
-    const keys = sfu.server.registry.webinars.create();
+    const keys = sfu.server.registry.directory.createWebinar();
     const hostContext = await browser.newContext();
     contexts.push(hostContext);
     const host = await hostContext.newPage();

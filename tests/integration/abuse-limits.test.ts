@@ -83,6 +83,14 @@ describe('room creations per address', () => {
     for (let i = 0; i < 3; i++) expect(codeOf(await fresh.send('createWebinar', {}))).toBe('ok');
     expect(codeOf(await fresh.send('createWebinar', {}))).toBe('TOO_MANY_ROOMS');
   });
+
+  it('counts a new meeting with links as a room creation, from the same budget as webinars', async () => {
+    const client = await connect(t, '127.0.0.7');
+    for (let i = 0; i < 3; i++) expect(codeOf(await client.send('createMeeting', {}))).toBe('ok');
+    expect(codeOf(await client.send('createMeeting', {}))).toBe('TOO_MANY_ROOMS');
+    expect(codeOf(await client.send('createWebinar', {}))).toBe('TOO_MANY_ROOMS');
+    expect(codeOf(await (await connect(t, '127.0.0.8')).send('createMeeting', {}))).toBe('ok');
+  });
 });
 
 describe('joins per address', () => {

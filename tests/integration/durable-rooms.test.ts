@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { JoinReply, Reply, WebinarKeys } from '../../shared/index.ts';
+import type { JoinReply, MeetingKeys, Reply, WebinarKeys } from '../../shared/index.ts';
 import { STORE_FILE } from '../../sfu/src/store/RoomStore.ts';
 import { TestClient } from '../helpers/client.ts';
 import { startTestServer } from '../helpers/server.ts';
@@ -25,6 +25,15 @@ async function createWebinar(url: string): Promise<WebinarKeys> {
   const client = await TestClient.connect(url);
   try {
     return await client.ok('createWebinar', {});
+  } finally {
+    client.close();
+  }
+}
+
+async function createMeeting(url: string): Promise<MeetingKeys> {
+  const client = await TestClient.connect(url);
+  try {
+    return await client.ok('createMeeting', {});
   } finally {
     client.close();
   }
@@ -85,13 +94,14 @@ describe('webinar links survive a restart', () => {
     }
   });
 
-  it('the data dir holds the keys\' hashes and never the keys, while running and after close', async () => {
+  it('the data dir holds the keys\' hashes and never the keys (webinars and meetings), while running and after close', async () => {
     const dataDir = newDataDir();
     const server = await startTestServer({ store: { dataDir } });
     const keys = await createWebinar(server.url);
+    const meeting = await createMeeting(server.url);
     const check = () => {
       const bytes = storeBytes(dataDir);
-      for (const key of [keys.hostKey, keys.audienceKey]) {
+      for (const key of [keys.hostKey, keys.audienceKey, meeting.hostKey]) {
         const raw = Buffer.from(key, 'base64url');
         for (const form of [Buffer.from(key), Buffer.from(raw.toString('base64')), raw, Buffer.from(raw.toString('hex'))]) {
           expect(bytes.includes(form), `${key} stored as ${form.toString()}`).toBe(false);
@@ -210,12 +220,16 @@ class EntryPoint {
 }
 
 describe('the real process', () => {
-  it('a webinar made by one `npm start` process is joinable from the next one', async () => {
+  it('a meeting and a webinar made by one `npm start` process work from the next one, host links included', async () => {
     const dataDir = path.join(newDataDir(), 'created-on-first-start');
     const first = new EntryPoint(dataDir);
     let keys: WebinarKeys;
+    let meeting: MeetingKeys;
     try {
-      keys = await createWebinar(await first.ready);
+      const url = await first.ready;
+      keys = await createWebinar(url);
+      meeting = await createMeeting(url);
+      expect(await join(url, meeting.roomId, meeting.hostKey)).toMatchObject({ ok: true, data: { kind: 'meeting', role: 'host', meetingKeys: meeting } });
     } finally {
       expect(await first.stop()).toBe(0);
     }
@@ -227,6 +241,13 @@ describe('the real process', () => {
       expect(await join(url, keys.roomId, keys.hostKey)).toMatchObject({ ok: true, data: { role: 'host' } });
       expect(await join(url, keys.roomId, keys.audienceKey)).toMatchObject({ ok: true, data: { role: 'viewer' } });
       expect(await join(url, keys.roomId, 'y'.repeat(24))).toMatchObject({ ok: false, error: { code: 'INVALID_LINK' } });
+      // The meeting: its host link still makes a host, the bare invite link a participant, and a
+      // wrong key is refused (the restarted process holds only the key's hash: no keys to show).
+      const host = await join(url, meeting.roomId, meeting.hostKey);
+      expect(host).toMatchObject({ ok: true, data: { kind: 'meeting', role: 'host' } });
+      expect(host.ok && host.data.meetingKeys).toBeUndefined();
+      expect(await join(url, meeting.roomId)).toMatchObject({ ok: true, data: { kind: 'meeting', role: 'participant' } });
+      expect(await join(url, meeting.roomId, 'y'.repeat(24))).toMatchObject({ ok: false, error: { code: 'INVALID_LINK' } });
     } finally {
       expect(await second.stop()).toBe(0);
     }

@@ -39,10 +39,14 @@ describe('webinar links and roles', () => {
       expect(reply).toMatchObject({ ok: false, error: { code: 'INVALID_LINK' } });
       stranger.close();
     }
-    // A meeting needs no key and ignores one.
-    const meeting = await joinPeer(t.url, 'plain-meeting', 'Mo', { key: keys.hostKey });
-    expect(meeting.join).toMatchObject({ kind: 'meeting', role: 'participant' });
-    for (const p of [host, viewer, meeting]) p.client.close();
+    // A webinar's key opens nothing else: not a meeting, where a key can only be that meeting's host link.
+    const borrowed = await TestClient.connect(t.url);
+    expect(await borrowed.send('join', { roomId: 'plain-meeting', displayName: 'Mo', key: keys.hostKey })).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_LINK' },
+    });
+    borrowed.close();
+    for (const p of [host, viewer]) p.client.close();
   });
 
   it('a viewer gets no send transport and cannot produce, even from a modified client', async () => {

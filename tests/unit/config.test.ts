@@ -64,9 +64,20 @@ describe('loadConfig', () => {
     [{ ROUNDTABLE_RTC_LISTEN_IP: 'not-an-ip' }, /rtc\.listenIp/],
     [{ ROUNDTABLE_TLS_CERT: '/x.pem' }, /http\.tlsKey.*go together/],
     [{ LOG_LEVEL: 'loud' }, /logLevel \(LOG_LEVEL\)/],
+    [{ ROUNDTABLE_ACCESS_POLICY: 'closed' }, /access\.policy \(ROUNDTABLE_ACCESS_POLICY\)/],
+    [{ ROUNDTABLE_ACCESS_POLICY: 'secret' }, /access\.creationSecret \(ROUNDTABLE_CREATION_SECRET\).*required when access\.policy is secret/],
+    [{ ROUNDTABLE_ACCESS_POLICY: 'secret', ROUNDTABLE_CREATION_SECRET: 'short' }, /access\.creationSecret.*at least 16/],
+    [{ ROUNDTABLE_ACCESS_POLICY: 'token' }, /access\.tokenSecret \(ROUNDTABLE_TOKEN_SECRET\).*required when access\.policy is token/],
+    [{ ROUNDTABLE_ACCESS_POLICY: 'token', ROUNDTABLE_TOKEN_SECRET: 'x'.repeat(20) }, /access\.tokenSecret.*at least 32/],
   ])('fails fast naming the bad key: %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('takes the access policy from the environment; open by default', () => {
+    expect(loadConfig({}).access.policy).toBe('open');
+    const config = loadConfig({ ROUNDTABLE_ACCESS_POLICY: 'token', ROUNDTABLE_TOKEN_SECRET: 's'.repeat(32), ROUNDTABLE_TOKEN_ISSUER: 'https://app.example' });
+    expect(config.access).toMatchObject({ policy: 'token', tokenSecret: 's'.repeat(32), tokenIssuer: 'https://app.example' });
   });
 
   it('reads a JSON config file, with environment variables taking precedence', async () => {

@@ -115,10 +115,10 @@ export class Guard {
     };
   }
 
-  /** Before a new webinar: it counts as a room creation of the address. */
-  admitWebinar(address: string): void {
+  /** Before a new meeting or webinar (with links): it counts as a room creation of the address. */
+  admitRoomCreation(address: string): void {
     if (!this.#limits.admitRoomCreation(address)) {
-      this.#warn('TOO_MANY_ROOMS', { address }, 'webinar refused: limits.roomCreationsPerMinute reached by one address');
+      this.#warn('TOO_MANY_ROOMS', { address }, 'new room refused: limits.roomCreationsPerMinute reached by one address');
       throw new SignalingError('TOO_MANY_ROOMS', TOO_MANY_ROOMS_MESSAGE);
     }
   }

@@ -31,14 +31,19 @@ export interface Attachment {
   onReplaced(): void;
 }
 
+export interface PeerIdentity {
+  id: string;
+  resumeToken: string;
+}
+
 /**
  * One participant. Owns its transports; a transport owns its producers/consumers in mediasoup, and the
  * maps here follow mediasoup's own close events, so closing the peer (or a transport) cascades.
  * The identity outlives a dropped connection: a new connection holding the resume token reattaches.
  */
 export class Peer extends TypedEmitter<PeerEvents> {
-  readonly id = randomUUID();
-  readonly #resumeToken = randomBytes(24).toString('base64url');
+  readonly id: string;
+  readonly #resumeToken: string;
   readonly transports = new Map<string, PeerTransport>();
   readonly producers = new Map<string, PeerProducer>();
   readonly consumers = new Map<string, PeerConsumer>();
@@ -58,8 +63,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
     /** The router (so the worker) this peer's transports live on. */
     readonly router: PooledRouter,
     public role: Role,
+    /** An identity taken back from the store (a host, or someone a host muted): same id and token. */
+    identity?: PeerIdentity,
   ) {
     super();
+    this.id = identity?.id ?? randomUUID();
+    this.#resumeToken = identity?.resumeToken ?? randomBytes(24).toString('base64url');
     this.#attachment = attachment;
   }
 

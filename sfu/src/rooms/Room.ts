@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type {
   ChatMessage,
   JoinReply,
+  MeetingKeys,
   PeerInfo,
   RequestPayload,
   Role,
@@ -10,13 +11,16 @@ import type {
   ServerToClientEvents,
   WebinarKeys,
 } from '../../../shared/index.ts';
+import { isModerator } from '../../../shared/index.ts';
 import type { Config } from '../../../config/index.ts';
+import type { RoomDirectory } from '../access/RoomDirectory.ts';
 import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { Moderation } from '../moderation/Moderation.ts';
 import type { Network } from '../network/Network.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
 import { Dynacast } from './Dynacast.ts';
-import { type Attachment, Peer, type PeerProducer, producerInfo } from './Peer.ts';
+import { type Attachment, Peer, type PeerIdentity, type PeerProducer, producerInfo } from './Peer.ts';
 import { type ProduceRequest, RoomMedia, consumerInfo } from './RoomMedia.ts';
 import type { RoomRouters } from './RoomRouters.ts';
 import type { SpeakerDetector } from './SpeakerDetector.ts';
@@ -38,6 +42,8 @@ type ResumeRequest = NonNullable<RequestPayload<'join'>['resume']>;
 export class Room extends TypedEmitter<RoomEvents> {
   readonly peers = new Map<string, Peer>();
   readonly media: RoomMedia;
+  /** Host control: admission (lock, lobby, stored identities) and host powers. */
+  readonly moderation: Moderation;
   readonly #dynacast: Dynacast;
   readonly #chat: ChatMessage[] = [];
   #audienceTimer: NodeJS.Timeout | undefined;
@@ -49,12 +55,14 @@ export class Room extends TypedEmitter<RoomEvents> {
     readonly routers: RoomRouters,
     readonly speakers: SpeakerDetector,
     network: Network,
+    directory: RoomDirectory,
     private readonly config: Config,
     private readonly logger: Logger,
   ) {
     super();
     this.#dynacast = new Dynacast(() => this.peers.values());
     this.media = new RoomMedia(routers, this.peers, this.#dynacast, network, config, logger);
+    this.moderation = new Moderation(this, directory, config, logger);
     routers.main.observer.once('close', () => this.close('worker-died'));
     speakers.on('activeSpeaker', (peerId) => this.#broadcast(undefined, 'activeSpeaker', { peerId }));
     speakers.on('speaking', (peerIds) => this.#broadcast(undefined, 'speaking', { peerIds }));
@@ -70,11 +78,12 @@ export class Room extends TypedEmitter<RoomEvents> {
     return count;
   }
 
-  async addPeer(displayName: string, attachment: Attachment, role: Role): Promise<Peer> {
+  /** Adds a new peer; joins go through `moderation.admit`, which decides the role and identity. */
+  async addPeer(displayName: string, attachment: Attachment, role: Role, identity?: PeerIdentity): Promise<Peer> {
     this.#checkCapacity(role);
     const router = await this.routers.routerForNewPeer();
     this.#checkCapacity(role); // others may have joined while a router was being made
-    const peer = new Peer(displayName, attachment, router, role);
+    const peer = new Peer(displayName, attachment, router, role, identity);
     this.peers.set(peer.id, peer);
     if (!peer.onStage) this.#audienceChanged();
     peer.on('producerClosed', (producer) => {
@@ -123,7 +132,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     peer.graceTimer = setTimeout(() => this.removePeer(peer), grace);
   }
 
-  /** Removes the peer, closing its media; the room closes itself when the last peer is gone. */
+  /** Removes the peer, closing its media; the room closes itself when the last peer is gone (and nobody waits). */
   removePeer(peer: Peer): void {
     if (!this.peers.delete(peer.id)) return;
     peer.close();
@@ -131,12 +140,12 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#announce(peer, 'peerLeft', { peerId: peer.id });
     if (!peer.onStage) this.#audienceChanged();
     this.logger.info({ peerId: peer.id, peers: this.peers.size }, 'peer left');
-    if (this.peers.size === 0) this.close();
+    this.closeIfEmpty();
   }
 
-  /** For a join that created the room and then could not add its peer. */
+  /** For a join that created the room and then could not add its peer; waiters in the lobby keep it. */
   closeIfEmpty(): void {
-    if (this.peers.size === 0) this.close();
+    if (this.peers.size === 0 && !this.moderation.holdsRoomOpen) this.close();
   }
 
   /** Who this peer is told about: everyone for the stage, only the stage for a viewer. */
@@ -147,7 +156,8 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   /** The room as this peer sees it; signaling adds the peer's network settings. */
-  joinReply(peer: Peer, resumed: boolean, webinarKeys?: WebinarKeys): Omit<JoinReply, 'network'> {
+  joinReply(peer: Peer, resumed: boolean, keys: { webinarKeys?: WebinarKeys; meetingKeys?: MeetingKeys }): Omit<JoinReply, 'network'> {
+    const { webinarKeys, meetingKeys } = keys;
     const { media, client } = this.config;
     return {
       peerId: peer.id,
@@ -155,6 +165,9 @@ export class Room extends TypedEmitter<RoomEvents> {
       kind: this.kind,
       role: peer.role,
       ...(peer.role === 'host' && webinarKeys ? { webinarKeys } : {}),
+      ...(isModerator(peer.role) && meetingKeys ? { meetingKeys } : {}),
+      roomSettings: this.moderation.settings,
+      ...(isModerator(peer.role) ? { lobby: this.moderation.waiting() } : {}),
       audienceCount: this.audienceCount,
       settings: {
         simulcast: media.simulcast,
@@ -176,7 +189,8 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   async produce(peer: Peer, request: ProduceRequest): Promise<PeerProducer> {
-    const producer = await this.media.produce(peer, request);
+    const mutedBy = this.moderation.hostMutedBy(peer, request.source); // so it starts paused, after a restart too
+    const producer = await this.media.produce(peer, request, mutedBy !== undefined);
     if (request.source === 'microphone') {
       // Speaker detection runs on the main router: microphones from other workers are piped there.
       await this.routers.ensureProducerOn(producer.id, peer.router, this.routers.main);
@@ -184,6 +198,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     }
     this.#broadcast(peer, 'producerAdded', { producer: producerInfo(producer) });
     this.media.fanOut(producer);
+    if (mutedBy !== undefined) peer.notify('mutedByHost', { source: 'microphone', byName: mutedBy });
     return producer;
   }
 
@@ -191,6 +206,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     const producer = await this.media.setProducerPaused(peer, producerId, paused);
     const source = producer.appData.source;
     if (paused && source === 'microphone') this.speakers.silence(peer.id);
+    if (!paused && source === 'microphone') this.moderation.selfUnmuted(peer);
     this.#broadcast(peer, 'producerPaused', { peerId: peer.id, producerId, source, paused });
   }
 
@@ -217,7 +233,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     viewer.invitedBy = undefined;
     this.peers.get(hostId)?.notify('stageInviteAnswered', { peerId: viewer.id, accepted: accept });
     if (!accept) return;
-    this.#setRole(viewer, 'speaker');
+    this.setRole(viewer, 'speaker');
     // The raised hand has been answered.
     if (viewer.handRaisedAt !== null) this.setHandRaised(viewer, false);
   }
@@ -229,18 +245,18 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (!speaker || speaker.role !== 'speaker') throw new SignalingError('PEER_NOT_FOUND', 'no such speaker');
     speaker.transportFor('send')?.close();
     speaker.handRaisedAt = null;
-    this.#setRole(speaker, 'viewer');
+    this.setRole(speaker, 'viewer');
   }
 
   #requireHost(peer: Peer): void {
-    if (peer.role !== 'host') throw new SignalingError('FORBIDDEN', 'only the host manages the stage');
+    if (!isModerator(peer.role)) throw new SignalingError('FORBIDDEN', 'only hosts and co-hosts manage the stage');
   }
 
   /**
    * Stage members knew the peer already and hear of the new role; viewers see it arrive on, or leave,
    * the stage as a join or a departure.
    */
-  #setRole(peer: Peer, role: Role): void {
+  setRole(peer: Peer, role: Role): void {
     const wasOnStage = peer.onStage;
     peer.role = role;
     peer.notify('roleChanged', { peerId: peer.id, role });
@@ -269,15 +285,16 @@ export class Room extends TypedEmitter<RoomEvents> {
     return message;
   }
 
-  /** Closes every peer and the router. Safe to call twice. */
-  close(reason?: RoomCloseReason): void {
+  /** Closes every peer, the lobby and the router. Safe to call twice. */
+  close(reason?: RoomCloseReason, byName?: string): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const peer of this.peers.values()) {
-      if (reason) peer.notify('roomClosed', { reason });
+      if (reason) peer.notify('roomClosed', { reason, ...(byName ? { byName } : {}) });
       peer.close();
     }
     this.peers.clear();
+    this.moderation.close();
     if (this.#audienceTimer) clearTimeout(this.#audienceTimer);
     this.speakers.close();
     this.#dynacast.close();

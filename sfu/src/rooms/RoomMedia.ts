@@ -98,7 +98,8 @@ export class RoomMedia {
     return peer.ownTransport(transportId).restartIce();
   }
 
-  async produce(peer: Peer, request: ProduceRequest): Promise<PeerProducer> {
+  /** `paused`: the producer starts paused (a microphone a host muted). */
+  async produce(peer: Peer, request: ProduceRequest, paused = false): Promise<PeerProducer> {
     if (!peer.onStage) throw new SignalingError('FORBIDDEN', 'viewers cannot send media');
     const transport = peer.ownTransport(request.transportId);
     if (transport.appData.direction !== 'send') {
@@ -115,6 +116,7 @@ export class RoomMedia {
       producer = await transport.produce<ProducerAppData>({
         kind: request.kind,
         rtpParameters: request.rtpParameters as types.RtpParameters,
+        paused,
         ...(request.kind === 'video' ? { keyFrameRequestDelay: this.config.media.keyFrameRequestDelayMs } : {}),
         appData: { peerId: peer.id, source: request.source },
       });

@@ -1,4 +1,6 @@
 import type { Config } from '../../../config/index.ts';
+import type { RoomKind } from '../../../shared/index.ts';
+import type { RoomDirectory } from '../access/RoomDirectory.ts';
 import type { Logger } from '../logger.ts';
 import { routerMediaCodecs } from '../media/codecs.ts';
 import type { WorkerPool } from '../media/WorkerPool.ts';
@@ -6,7 +8,6 @@ import type { Network } from '../network/Network.ts';
 import { Room } from './Room.ts';
 import { RoomRouters } from './RoomRouters.ts';
 import { SpeakerDetector } from './SpeakerDetector.ts';
-import type { WebinarDirectory } from './WebinarDirectory.ts';
 
 /**
  * Live rooms by id. Creation is keyed by id with the pending promise stored before the first await,
@@ -17,7 +18,7 @@ export class RoomRegistry {
   readonly #creating = new Map<string, Promise<Room>>();
 
   constructor(
-    readonly webinars: WebinarDirectory,
+    readonly directory: RoomDirectory,
     private readonly pool: WorkerPool,
     private readonly network: Network,
     private readonly config: Config,
@@ -36,12 +37,13 @@ export class RoomRegistry {
     return [...this.#rooms.values()];
   }
 
-  async getOrCreate(roomId: string): Promise<Room> {
+  /** The live room, or a new one of `kind` (the access policy decided it from the stored room). */
+  async getOrCreate(roomId: string, kind: RoomKind): Promise<Room> {
     const existing = this.#rooms.get(roomId);
     if (existing && !existing.closed) return existing;
     let pending = this.#creating.get(roomId);
     if (!pending) {
-      pending = this.#create(roomId).finally(() => this.#creating.delete(roomId));
+      pending = this.#create(roomId, kind).finally(() => this.#creating.delete(roomId));
       this.#creating.set(roomId, pending);
     }
     return pending;
@@ -51,14 +53,13 @@ export class RoomRegistry {
     for (const room of [...this.#rooms.values()]) room.close('shutdown');
   }
 
-  async #create(roomId: string): Promise<Room> {
+  async #create(roomId: string, kind: RoomKind): Promise<Room> {
     const codecs = routerMediaCodecs(this.config.media);
     const logger = this.logger.child({ roomId });
     const main = await this.pool.createRouter(codecs);
     const routers = new RoomRouters(main, this.pool, codecs, this.config.workers.consumerBudget, logger);
     const speakers = await SpeakerDetector.create(main, this.config.speakers);
-    const kind = this.webinars.isWebinar(roomId) ? 'webinar' : 'meeting';
-    const room = new Room(roomId, kind, routers, speakers, this.network, this.config, logger);
+    const room = new Room(roomId, kind, routers, speakers, this.network, this.directory, this.config, logger);
     this.#rooms.set(roomId, room);
     room.once('close', () => {
       if (this.#rooms.get(roomId) === room) this.#rooms.delete(roomId);

@@ -10,6 +10,7 @@ import {
   requestSchemas,
 } from '../../../shared/index.ts';
 import type { Config } from '../../../config/index.ts';
+import type { Access } from '../access/Access.ts';
 import { SignalingError } from '../errors.ts';
 import type { Guard } from '../guard/Guard.ts';
 import type { Logger } from '../logger.ts';
@@ -43,6 +44,7 @@ function toErrorBody(error: unknown, logger: Logger, request: string): ErrorBody
 export function attachConnection(
   socket: SignalingSocket,
   registry: RoomRegistry,
+  access: Access,
   network: Network,
   guard: Guard,
   config: Config,
@@ -56,10 +58,12 @@ export function attachConnection(
   };
   const ctx: HandlerContext = {
     registry,
+    access,
     network,
     probe: network.probeSession(socket.id),
     notify,
     membership: undefined,
+    joining: false,
     isConnected: () => socket.connected,
   };
 
@@ -67,7 +71,7 @@ export function attachConnection(
   function admit(name: RequestName, payload: unknown): (() => void) | undefined {
     if (ctx.membership) return undefined; // the handler refuses a second join before it makes anything
     if (name === 'join') return guard.admitJoin(address, (payload as RequestPayload<'join'>).roomId);
-    if (name === 'createWebinar') guard.admitWebinar(address);
+    if (name === 'createWebinar' || name === 'createMeeting') guard.admitRoomCreation(address);
     return undefined;
   }
 
@@ -129,6 +133,14 @@ export function attachConnection(
   });
 }
 
-export function attachSignaling(io: SignalingServer, registry: RoomRegistry, network: Network, guard: Guard, config: Config, logger: Logger): void {
-  io.on('connection', (socket) => attachConnection(socket, registry, network, guard, config, logger.child({ component: 'signaling' })));
+export function attachSignaling(
+  io: SignalingServer,
+  registry: RoomRegistry,
+  access: Access,
+  network: Network,
+  guard: Guard,
+  config: Config,
+  logger: Logger,
+): void {
+  io.on('connection', (socket) => attachConnection(socket, registry, access, network, guard, config, logger.child({ component: 'signaling' })));
 }

@@ -1,5 +1,6 @@
 import type { types } from 'mediasoup';
-import type { ReplyData, RequestName, RequestPayload, Role } from '../../../shared/index.ts';
+import type { ReplyData, RequestName, RequestPayload } from '../../../shared/index.ts';
+import type { Access } from '../access/Access.ts';
 import { SignalingError } from '../errors.ts';
 import type { ConnectivityProbeSession } from '../network/ConnectivityProbe.ts';
 import type { Network } from '../network/Network.ts';
@@ -10,11 +11,15 @@ import type { RoomRegistry } from '../rooms/RoomRegistry.ts';
 /** What a handler may touch: the sender's own membership, and the registry to join a room. */
 export interface HandlerContext {
   readonly registry: RoomRegistry;
+  /** The access policy: who may create rooms, and what a join opens with which role. */
+  readonly access: Access;
   readonly network: Network;
   /** This connection's pre-join connectivity check, if it runs one. */
   readonly probe: ConnectivityProbeSession;
   readonly notify: Notify;
   membership: { room: Room; peer: Peer } | undefined;
+  /** A join is under way (it may wait long in a lobby): a second one is refused meanwhile. */
+  joining: boolean;
   /** False once the socket is gone, so a slow join does not leave a ghost peer. */
   isConnected(): boolean;
 }
@@ -28,6 +33,7 @@ function joined(ctx: HandlerContext): { room: Room; peer: Peer } {
 
 function notJoined(ctx: HandlerContext): void {
   if (ctx.membership) throw new SignalingError('ALREADY_JOINED', `already in room ${ctx.membership.room.id}`);
+  if (ctx.joining) throw new SignalingError('ALREADY_JOINED', 'a join is already under way on this connection');
 }
 
 /** This connection speaks for a peer until the peer closes or another connection takes over. */
@@ -48,38 +54,110 @@ function attachmentFor(ctx: HandlerContext): Attachment {
   };
 }
 
+/** The join itself; `handlers.join` runs it with the connection marked as joining. */
+async function joinRoom(ctx: HandlerContext, request: RequestPayload<'join'>): Promise<ReplyData['join']> {
+  const { roomId, resume } = request;
+  // Decided before anything is created: a wrong link or token never makes a room.
+  const entry = await ctx.access.resolveJoin(request);
+  const room = await ctx.registry.getOrCreate(roomId, ctx.registry.get(roomId)?.kind ?? entry.kind);
+  if (!ctx.isConnected()) {
+    room.closeIfEmpty();
+    throw new SignalingError('NOT_JOINED', 'disconnected while joining');
+  }
+  const attachment = attachmentFor(ctx);
+  const resumed = resume ? room.resumePeer(resume, attachment) : undefined;
+  const peer = resumed ?? (await room.moderation.admit(entry, resume, attachment, ctx));
+  if (!ctx.isConnected()) {
+    // The socket went away while the router was being chosen: do not leave a ghost behind.
+    room.removePeer(peer);
+    throw new SignalingError('NOT_JOINED', 'disconnected while joining');
+  }
+  bind(ctx, room, peer);
+  ctx.probe.close(); // the check is over once the person is in
+  const directory = ctx.access.directory;
+  const keys = { webinarKeys: directory.webinarKeys(roomId), meetingKeys: directory.meetingKeys(roomId) };
+  return { ...room.joinReply(peer, resumed !== undefined, keys), network: ctx.network.settingsFor(peer.id) };
+}
+
 const EMPTY: Record<string, never> = {};
 
 /** One handler per request; each acts only on the sender's own peer and what that peer owns. */
 export const handlers: { [N in RequestName]: Handler<N> } = {
-  async join(ctx, { roomId, displayName, resume, key }) {
+  async join(ctx, request) {
     notJoined(ctx);
-    const webinars = ctx.registry.webinars;
-    // Checked before anything is created: a wrong link never makes a room.
-    const isWebinar = webinars.isWebinar(roomId) || ctx.registry.get(roomId)?.kind === 'webinar';
-    const role: Role = isWebinar ? webinars.roleFor(roomId, key) : 'participant';
-    const room = await ctx.registry.getOrCreate(roomId);
-    notJoined(ctx); // a second join may have completed while this one waited for the router
-    if (!ctx.isConnected()) {
-      room.closeIfEmpty();
-      throw new SignalingError('NOT_JOINED', 'disconnected while joining');
+    ctx.joining = true;
+    try {
+      return await joinRoom(ctx, request);
+    } finally {
+      ctx.joining = false;
     }
-    const attachment = attachmentFor(ctx);
-    const resumed = resume ? room.resumePeer(resume, attachment) : undefined;
-    const peer = resumed ?? (await room.addPeer(displayName, attachment, role));
-    if (!ctx.isConnected()) {
-      // The socket went away while the router was being chosen: do not leave a ghost behind.
-      room.removePeer(peer);
-      throw new SignalingError('NOT_JOINED', 'disconnected while joining');
-    }
-    bind(ctx, room, peer);
-    ctx.probe.close(); // the check is over once the person is in
-    return { ...room.joinReply(peer, resumed !== undefined, webinars.keys(roomId)), network: ctx.network.settingsFor(peer.id) };
   },
 
-  async createWebinar(ctx) {
+  async createWebinar(ctx, { secret }) {
     notJoined(ctx);
-    return ctx.registry.webinars.create();
+    return ctx.access.createWebinar(secret);
+  },
+
+  async createMeeting(ctx, { secret }) {
+    notJoined(ctx);
+    return ctx.access.createMeeting(secret);
+  },
+
+  async muteParticipant(ctx, { peerId }) {
+    const { room, peer } = joined(ctx);
+    await room.moderation.muteParticipant(peer, peerId);
+    return EMPTY;
+  },
+
+  async askToUnmute(ctx, { peerId }) {
+    const { room, peer } = joined(ctx);
+    room.moderation.askToUnmute(peer, peerId);
+    return EMPTY;
+  },
+
+  async stopParticipantVideo(ctx, { peerId, source }) {
+    const { room, peer } = joined(ctx);
+    await room.moderation.stopParticipantVideo(peer, peerId, source);
+    return EMPTY;
+  },
+
+  async muteEveryone(ctx) {
+    const { room, peer } = joined(ctx);
+    return { muted: await room.moderation.muteEveryone(peer) };
+  },
+
+  async removeParticipant(ctx, { peerId }) {
+    const { room, peer } = joined(ctx);
+    room.moderation.removeParticipant(peer, peerId);
+    return EMPTY;
+  },
+
+  async setRoomSettings(ctx, settings) {
+    const { room, peer } = joined(ctx);
+    return room.moderation.setRoomSettings(peer, settings);
+  },
+
+  async setParticipantRole(ctx, { peerId, role }) {
+    const { room, peer } = joined(ctx);
+    room.moderation.setParticipantRole(peer, peerId, role);
+    return EMPTY;
+  },
+
+  async transferHost(ctx, { peerId }) {
+    const { room, peer } = joined(ctx);
+    room.moderation.transferHost(peer, peerId);
+    return EMPTY;
+  },
+
+  async answerLobby(ctx, answer) {
+    const { room, peer } = joined(ctx);
+    return { answered: room.moderation.answerLobby(peer, answer) };
+  },
+
+  async endMeeting(ctx) {
+    const { room, peer } = joined(ctx);
+    room.moderation.endMeeting(peer);
+    return EMPTY;
   },
 
   async inviteToStage(ctx, { peerId }) {

@@ -1,19 +1,19 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { RoomKind } from '../../../shared/index.ts';
+import type { Role, RoomKind, RoomSettings } from '../../../shared/index.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 /** One room as stored: never a plain key, only its hash. Times are milliseconds since the epoch. */
 export interface StoredRoom {
   id: string;
   kind: RoomKind;
-  /** SHA-256 of the link keys; webinars have both, meetings none. */
+  /** SHA-256 of the link keys: webinars have both; meetings a host key, or none when opened by id. */
   hostKeyHash: Buffer | null;
   audienceKeyHash: Buffer | null;
   createdAt: number;
   lastActiveAt: number;
-  /** Room settings for the moderation features to come; stored, not yet acted on. */
+  /** Room settings hosts change (RoomSettings). */
   lobby: boolean;
   locked: boolean;
 }
@@ -29,6 +29,29 @@ interface Row {
   locked: number;
 }
 
+/** Someone whose place in a room carries moderation state. Never the resume token, only its hash. */
+export interface StoredMember {
+  roomId: string;
+  peerId: string;
+  tokenHash: Buffer;
+  displayName: string;
+  role: Role;
+  micMuted: boolean;
+  removed: boolean;
+  updatedAt: number;
+}
+
+interface MemberRow {
+  room_id: string;
+  peer_id: string;
+  token_hash: Buffer;
+  display_name: string;
+  role: Role;
+  mic_muted: number;
+  removed: number;
+  updated_at: number;
+}
+
 export const STORE_FILE = 'roundtable.db';
 
 /** The store cannot be opened or used; names the config key, since that is what an operator fixes. */
@@ -37,7 +60,8 @@ export class StoreError extends Error {
 }
 
 /**
- * Rooms that outlive the process (today: webinars and their link-key hashes), in one SQLite file in
+ * Rooms that outlive the process (meetings and webinars with their link-key hashes and settings, and
+ * the members whose moderation state must survive), in one SQLite file in
  * the data directory. WAL mode: readers never wait for the writer, and a crash never loses a
  * committed row. Synchronous: better-sqlite3 calls take microseconds, far below a signaling round trip.
  */
@@ -59,6 +83,16 @@ export class RoomStore {
       count: db.prepare('SELECT count(*) FROM rooms').pluck(),
       touch: db.prepare('UPDATE rooms SET last_active_at = ? WHERE id = ? AND last_active_at < ?'),
       deleteIdle: db.prepare('DELETE FROM rooms WHERE last_active_at <= ? RETURNING id').pluck(),
+      setSettings: db.prepare('UPDATE rooms SET lobby = ?, locked = ? WHERE id = ?'),
+      member: db.prepare('SELECT * FROM members WHERE room_id = ? AND peer_id = ?'),
+      members: db.prepare('SELECT * FROM members WHERE room_id = ?'),
+      saveMember: db.prepare(
+        `INSERT INTO members (room_id, peer_id, token_hash, display_name, role, mic_muted, removed, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (room_id, peer_id) DO UPDATE SET token_hash = excluded.token_hash, display_name = excluded.display_name,
+           role = excluded.role, mic_muted = excluded.mic_muted, removed = excluded.removed, updated_at = excluded.updated_at`,
+      ),
+      deleteMember: db.prepare('DELETE FROM members WHERE room_id = ? AND peer_id = ?'),
     };
   }
 
@@ -75,6 +109,8 @@ export class RoomStore {
       if (db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') throw new Error('cannot switch to WAL mode');
       // A link handed out must survive a power cut, not only a crash: fsync each commit (a few per minute).
       db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON'); // members go with their room
+
       migrate(db);
       return new RoomStore(db, file);
     } catch (error) {
@@ -117,6 +153,29 @@ export class RoomStore {
     return this.#statements.deleteIdle.all(cutoff) as string[];
   }
 
+  setSettings(id: string, settings: RoomSettings): void {
+    this.#statements.setSettings.run(Number(settings.lobby), Number(settings.locked), id);
+  }
+
+  member(roomId: string, peerId: string): StoredMember | undefined {
+    const row = this.#statements.member.get(roomId, peerId) as MemberRow | undefined;
+    return row && memberFromRow(row);
+  }
+
+  members(roomId: string): StoredMember[] {
+    return (this.#statements.members.all(roomId) as MemberRow[]).map(memberFromRow);
+  }
+
+  /** Inserts or replaces the member (its room must be stored). */
+  saveMember(member: StoredMember): void {
+    const { roomId, peerId, tokenHash, displayName, role, micMuted, removed, updatedAt } = member;
+    this.#statements.saveMember.run(roomId, peerId, tokenHash, displayName, role, Number(micMuted), Number(removed), updatedAt);
+  }
+
+  deleteMember(roomId: string, peerId: string): void {
+    this.#statements.deleteMember.run(roomId, peerId);
+  }
+
   /** Idempotent. Checkpoints the WAL into the main file, so a stopped server leaves one file behind. */
   close(): void {
     if (this.#closed) return;
@@ -135,6 +194,19 @@ function fromRow(row: Row): StoredRoom {
     lastActiveAt: row.last_active_at,
     lobby: row.lobby !== 0,
     locked: row.locked !== 0,
+  };
+}
+
+function memberFromRow(row: MemberRow): StoredMember {
+  return {
+    roomId: row.room_id,
+    peerId: row.peer_id,
+    tokenHash: row.token_hash,
+    displayName: row.display_name,
+    role: row.role,
+    micMuted: row.mic_muted !== 0,
+    removed: row.removed !== 0,
+    updatedAt: row.updated_at,
   };
 }
 

@@ -17,4 +17,18 @@ export const MIGRATIONS: readonly string[] = [
      CHECK (kind <> 'webinar' OR (host_key_hash IS NOT NULL AND audience_key_hash IS NOT NULL))
    ) STRICT;
    CREATE INDEX rooms_last_active_at ON rooms (last_active_at);`,
+  // 2: people whose place in a room carries moderation state (hosts and co-hosts, people a host
+  // muted, people a host removed), so that state survives a restart. The resume token is stored as its
+  // SHA-256 only. Rows go with their room (foreign_keys is on in every connection).
+  `CREATE TABLE members (
+     room_id TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+     peer_id TEXT NOT NULL,
+     token_hash BLOB NOT NULL CHECK (length(token_hash) = 32),
+     display_name TEXT NOT NULL,
+     role TEXT NOT NULL CHECK (role IN ('host', 'cohost', 'participant', 'speaker', 'viewer')),
+     mic_muted INTEGER NOT NULL DEFAULT 0 CHECK (mic_muted IN (0, 1)),
+     removed INTEGER NOT NULL DEFAULT 0 CHECK (removed IN (0, 1)),
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (room_id, peer_id)
+   ) STRICT;`,
 ];
