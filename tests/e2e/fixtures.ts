@@ -67,13 +67,14 @@ export async function joinByUrl(
   baseUrl: string,
   roomId: string,
   name: string,
-  options: { res?: number; page?: Page; relay?: boolean; timeout?: number } = {},
+  options: { res?: number; page?: Page; relay?: boolean; timeout?: number; key?: string } = {},
 ): Promise<Page> {
   const page = options.page ?? (await context.newPage());
   page.on('pageerror', (error) => console.error(`[${name}] page error:`, error.message));
   const res = options.res ? `&res=${options.res}` : '';
   const relay = options.relay ? '&relay=1' : '';
-  await page.goto(`${baseUrl}/room/${roomId}?name=${encodeURIComponent(name)}&join=1${res}${relay}`);
+  const key = options.key ? `&key=${options.key}` : ''; // a host link
+  await page.goto(`${baseUrl}/room/${roomId}?name=${encodeURIComponent(name)}&join=1${res}${relay}${key}`);
   await expect(page.getByTestId('call')).toHaveAttribute('data-status', 'joined', options.timeout ? { timeout: options.timeout } : {});
   return page;
 }
@@ -92,4 +93,13 @@ export async function inboundSummary(page: Page): Promise<InboundSummary> {
       minFrameWidth: video.length ? Math.min(...video.map((s) => s.frameWidth)) : 0,
     };
   });
+}
+
+/** A moderator's action on one person, from the participants panel (opened if needed). */
+export async function hostAction(page: Page, peerId: string, action: string): Promise<void> {
+  const panel = page.getByTestId('participants-panel');
+  if (!(await panel.isVisible())) await page.getByTestId('participants-button').click();
+  const row = panel.locator(`[data-testid=participant-row][data-peer-id="${peerId}"]`);
+  await row.getByTestId('host-menu').click();
+  await row.getByTestId(action).click();
 }

@@ -12,10 +12,11 @@ import {
   type RoomCloseReason,
   type RtpCapabilitiesPayload,
 } from '../../../shared/index.ts';
+import { requestJoin } from './moderation.ts';
 import { forgetCredentials, loadCredentials, saveCredentials } from './credentials.ts';
 import { type LocalSourceState, Publisher } from './Publisher.ts';
 import { type SessionStats, collectStats } from './session-stats.ts';
-import { type SignalingSocket, connectSignaling, request } from './signaling.ts';
+import { RequestError, type SignalingSocket, connectSignaling, request } from './signaling.ts';
 import { IceServers } from './IceServers.ts';
 import { createTransport, restartIce } from './transport.ts';
 import { ViewTracker } from './ViewTracker.ts';
@@ -42,7 +43,7 @@ export interface SessionListener {
   onActiveSpeaker(peerId: string | null): void;
   onSpeaking(peerIds: string[]): void;
   onConnectionChange(state: ConnectionState): void;
-  onRoomClosed(reason: RoomCloseReason): void;
+  onRoomClosed(reason: RoomCloseReason, byName?: string): void;
   onReplaced(): void;
   onAudienceCount(count: number): void;
   onStageInvite(byName: string): void;
@@ -76,8 +77,9 @@ export class MediaSession {
   #settings: ClientSettings | undefined;
   #roomId = '';
   #displayName = '';
-  /** Webinar link key, sent again when rejoining after a dropped connection. */
+  /** Link key and room token, sent again when rejoining after a dropped connection. */
   #key: string | undefined;
+  #token: string | undefined;
   #joined = false;
   #closed = false;
 
@@ -119,7 +121,7 @@ export class MediaSession {
     on('chatMessage', (message) => listener.onChat(message));
     on('activeSpeaker', ({ peerId }) => listener.onActiveSpeaker(peerId));
     on('speaking', ({ peerIds }) => listener.onSpeaking(peerIds));
-    on('roomClosed', ({ reason }) => listener.onRoomClosed(reason));
+    on('roomClosed', ({ reason, byName }) => listener.onRoomClosed(reason, byName));
     on('audienceCount', ({ count }) => listener.onAudienceCount(count));
     on('stageInvite', ({ byName }) => listener.onStageInvite(byName));
     on('stageInviteAnswered', ({ peerId, accepted }) => listener.onStageInviteAnswered(peerId, accepted));
@@ -144,10 +146,11 @@ export class MediaSession {
     return this.#settings;
   }
 
-  async join(roomId: string, displayName: string, key?: string): Promise<void> {
+  async join(roomId: string, displayName: string, key?: string, token?: string): Promise<void> {
     this.#roomId = roomId;
     this.#displayName = displayName;
     this.#key = key;
+    this.#token = token;
     await this.#connected();
     await this.#enterRoom();
     this.#joined = true;
@@ -207,11 +210,12 @@ export class MediaSession {
   async #enterRoom(): Promise<void> {
     const credentials = loadCredentials(this.#roomId);
     const transportIds = [this.publisher.transport?.id, this.#recvTransport?.id].filter((id): id is string => Boolean(id));
-    const reply = await request(this.socket, 'join', {
+    const reply = await requestJoin(this.socket, {
       roomId: this.#roomId,
       displayName: this.#displayName,
       ...(credentials ? { resume: { ...credentials, transportIds } } : {}),
       ...(this.#key ? { key: this.#key } : {}),
+      ...(this.#token ? { token: this.#token } : {}),
     });
     saveCredentials(this.#roomId, { peerId: reply.peerId, token: reply.resumeToken });
     this.#settings = reply.settings;
@@ -239,6 +243,8 @@ export class MediaSession {
       await this.#enterRoom();
       this.listener.onConnectionChange('connected');
     } catch (error) {
+      // Removed while the connection was down: the server will never take this identity back.
+      if (error instanceof RequestError && error.code === 'REMOVED') return this.listener.onRoomClosed('removed');
       console.warn('rejoining failed; trying again on the next connection', error);
       this.socket.disconnect().connect();
     }

@@ -22,7 +22,7 @@ export class RequestError extends Error {
   }
 }
 
-const REQUEST_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 10_000;
 
 export function connectSignaling(url = window.location.origin): SignalingSocket {
   return io(url, { path: SIGNALING_PATH, transports: ['websocket'], reconnection: true, timeout: 8_000 });
@@ -33,20 +33,37 @@ export async function request<N extends RequestName>(
   socket: SignalingSocket,
   name: N,
   payload: RequestPayload<N>,
+  options: { timeoutMs?: number } = {},
 ): Promise<ReplyData[N]> {
   if (!socket.connected) throw new RequestError('DISCONNECTED', 'not connected to the server');
   let reply;
   try {
     // The mapped event type makes TypeScript lose the link between name and payload here.
-    const timed = socket.timeout(REQUEST_TIMEOUT_MS) as unknown as {
+    const timed = socket.timeout(options.timeoutMs ?? REQUEST_TIMEOUT_MS) as unknown as {
       emitWithAck(event: string, payload: unknown): Promise<unknown>;
     };
     reply = (await timed.emitWithAck(name, payload)) as
       | { ok: true; data: ReplyData[N] }
       | { ok: false; error: { code: ErrorCode; message: string } };
   } catch {
+    // Socket.IO fails pending acknowledgements when the connection drops.
+    if (!socket.connected) throw new RequestError('DISCONNECTED', `the connection dropped before ${name} was answered`);
     throw new RequestError('TIMEOUT', `no reply to ${name}`);
   }
   if (!reply.ok) throw new RequestError(reply.error.code, reply.error.message);
   return reply.data;
+}
+
+/** Runs requests over a short-lived connection (creating a room before anyone is in it). */
+export async function withConnection<T>(run: (socket: SignalingSocket) => Promise<T>): Promise<T> {
+  const socket = connectSignaling();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', () => reject(new Error('The Roundtable server cannot be reached.')));
+    });
+    return await run(socket);
+  } finally {
+    socket.disconnect();
+  }
 }

@@ -1,20 +1,11 @@
 import type { WebinarKeys } from '../../../shared/index.ts';
-import { connectSignaling, request } from './signaling.ts';
+import { request, withConnection } from './signaling.ts';
 
-/** Asks the server for a new webinar and its two links' keys, over a short-lived connection. */
-export async function createWebinar(): Promise<WebinarKeys> {
-  const socket = connectSignaling();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('connect_error', () => reject(new Error('The Roundtable server cannot be reached.')));
-    });
-    const keys = await request(socket, 'createWebinar', {});
-    rememberWebinarKeys(keys);
-    return keys;
-  } finally {
-    socket.disconnect();
-  }
+/** Asks the server for a new webinar and its two links' keys (`secret`: the operator's creation secret). */
+export async function createWebinar(secret?: string): Promise<WebinarKeys> {
+  const keys = await withConnection((socket) => request(socket, 'createWebinar', secret ? { secret } : {}));
+  rememberWebinarKeys(keys);
+  return keys;
 }
 
 const KEYS_PREFIX = 'roundtable:webinar-keys:';
@@ -48,7 +39,8 @@ export function webinarKeysFor(roomId: string, fromServer: WebinarKeys | undefin
   }
 }
 
-export function hostLink(keys: WebinarKeys): string {
+/** A webinar's or a meeting's host link. */
+export function hostLink(keys: Pick<WebinarKeys, 'roomId' | 'hostKey'>): string {
   return `${window.location.origin}/room/${keys.roomId}?key=${keys.hostKey}`;
 }
 

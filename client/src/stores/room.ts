@@ -5,8 +5,10 @@ import { MediaSession } from '../services/MediaSession.ts';
 import type { LocalSourceState } from '../services/Publisher.ts';
 import { type LocalMedia, openLocalMedia } from '../services/media-devices.ts';
 import { RequestError } from '../services/signaling.ts';
+import { joinRefusalMessage, roomClosedMessage } from '../services/moderation.ts';
 import { webinarKeysFor } from '../services/webinar.ts';
 import { useChatStore } from './chat.ts';
+import { useModerationStore } from './moderation.ts';
 
 export interface SourceState {
   producerId?: string;
@@ -113,6 +115,7 @@ export const useRoomStore = defineStore('room', () => {
     if (reply.activeSpeakerId !== reply.peerId) stageSpeakerId.value = reply.activeSpeakerId;
     speaking.value = reply.speakingPeerIds;
     chat.replaceHistory(reply.chat);
+    useModerationStore().applyRoomState(reply);
   }
 
   function sourceOfProducer(participant: Participant, producerId: string): MediaSource | undefined {
@@ -179,9 +182,7 @@ export const useRoomStore = defineStore('room', () => {
           status.value = state === 'connected' ? 'joined' : 'reconnecting';
         }
       },
-      onRoomClosed: (reason) => {
-        fail(reason === 'shutdown' ? 'The server is restarting. Rejoin in a moment.' : 'The meeting ended unexpectedly on the server.');
-      },
+      onRoomClosed: (reason, byName) => fail(roomClosedMessage(reason, byName)),
       onReplaced: () => {
         session.value = undefined;
         status.value = 'replaced';
@@ -246,7 +247,7 @@ export const useRoomStore = defineStore('room', () => {
     id: string,
     displayName: string,
     localMedia: LocalMedia | Promise<LocalMedia>,
-    options: { cameraHeight?: number; key?: string; forceRelay?: boolean } = {},
+    options: { cameraHeight?: number; key?: string; token?: string; forceRelay?: boolean } = {},
   ): Promise<void> {
     if (session.value) return;
     status.value = 'joining';
@@ -256,8 +257,9 @@ export const useRoomStore = defineStore('room', () => {
     const current = createSession(options.forceRelay ?? false);
     current.publisher.setCameraHeight(options.cameraHeight);
     session.value = current;
+    useModerationStore().attach(current);
     try {
-      const [, media] = await Promise.all([current.join(id, displayName, options.key), localMedia]);
+      const [, media] = await Promise.all([current.join(id, displayName, options.key, options.token), localMedia]);
       notice.value = media.problem;
       for (const source of ['microphone', 'camera'] as const) {
         const track = media[source];
@@ -265,7 +267,7 @@ export const useRoomStore = defineStore('room', () => {
       }
       status.value = 'joined';
     } catch (cause) {
-      fail(cause instanceof RequestError ? `Could not join: ${cause.message}` : (cause as Error).message);
+      fail(cause instanceof RequestError ? joinRefusalMessage(cause) : (cause as Error).message);
     }
   }
 
