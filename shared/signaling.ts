@@ -121,8 +121,10 @@ export const requestSchemas = {
   /**
    * Pre-join: probe transports on the server, one per path (UDP only, TCP only, through TURN), so the
    * client can tell the person what their network allows. Replaces this connection's previous probe.
+   * The relay path (short-lived TURN credentials) is offered only to someone the access policy would
+   * let into `roomId`: on a token server, with a valid room token for it.
    */
-  checkConnectivity: z.strictObject({}),
+  checkConnectivity: z.strictObject({ roomId: roomIdSchema.optional(), token: roomTokenSchema.optional() }),
   /** Pre-join: DTLS parameters for one probe transport, sent when the browser starts connecting it. */
   connectProbe: z.strictObject({ path: z.enum(PROBE_PATHS), dtlsParameters: dtlsParametersSchema }),
   /** New ICE credentials for a transport whose connectivity broke (network change, blip). */

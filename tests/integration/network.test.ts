@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { promisify } from 'node:util';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient } from '../helpers/client.ts';
 import { joinPeer } from '../helpers/meeting.ts';
@@ -169,5 +170,55 @@ describe('pre-join connectivity check', () => {
     expect(await client.send('checkConnectivity', {})).toMatchObject({ ok: false, error: { code: 'ALREADY_JOINED' } });
     expect(await client.send('refreshIceServers', {})).toMatchObject({ ok: true, data: { iceServers: [], iceServersExpireAt: null } });
     client.close();
+  });
+});
+
+describe('the relay probe follows the access policy', () => {
+  const TOKEN_SECRET = 'the-operators-application-hs256-secret!';
+  const CREATION_SECRET = 'a-creation-secret-of-the-operator';
+  const turn = { urls: TURN_URLS, secret: SECRET, ttlSeconds: 600 };
+  const servers: TestServer[] = [];
+  afterAll(async () => {
+    for (const server of servers) await server.close();
+  });
+
+  /** The paths a fresh connection's check is offered, and whether any TURN credential came with them. */
+  async function probe(t: TestServer, request: { roomId?: string; token?: string }): Promise<{ paths: string[]; turnCredentials: boolean }> {
+    const client = await TestClient.connect(t.url);
+    try {
+      const reply = await client.ok('checkConnectivity', request);
+      return {
+        paths: Object.keys(reply.transports).sort(),
+        turnCredentials: reply.iceServers.some((server) => server.credential !== undefined || server.urls.some((url) => url.startsWith('turn'))),
+      };
+    } finally {
+      client.close();
+    }
+  }
+
+  it('token: only with a valid token for the room; without one, UDP and TCP are still checked', async () => {
+    const t = await startTestServer({ turn, access: { policy: 'token', tokenSecret: TOKEN_SECRET } });
+    servers.push(t);
+    const token = await new SignJWT({ room: 'app-room' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(new TextEncoder().encode(TOKEN_SECRET));
+    const withheld = { paths: ['tcp', 'udp'], turnCredentials: false };
+    expect(await probe(t, {})).toEqual(withheld);
+    expect(await probe(t, { roomId: 'app-room' })).toEqual(withheld);
+    expect(await probe(t, { roomId: 'other-room', token })).toEqual(withheld);
+    expect(await probe(t, { roomId: 'app-room', token: token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA') })).toEqual(withheld);
+    expect(await probe(t, { roomId: 'app-room', token })).toEqual({ paths: ['relay', 'tcp', 'udp'], turnCredentials: true });
+  });
+
+  it('secret: only for a room that exists; open: for anyone', async () => {
+    const secret = await startTestServer({ turn, access: { policy: 'secret', creationSecret: CREATION_SECRET } });
+    servers.push(secret);
+    const creator = await TestClient.connect(secret.url);
+    const { roomId } = await creator.ok('createMeeting', { secret: CREATION_SECRET });
+    creator.close();
+    expect(await probe(secret, { roomId: 'made-up-room' })).toEqual({ paths: ['tcp', 'udp'], turnCredentials: false });
+    expect(await probe(secret, { roomId })).toEqual({ paths: ['relay', 'tcp', 'udp'], turnCredentials: true });
+
+    const open = await startTestServer({ turn });
+    servers.push(open);
+    expect(await probe(open, {})).toEqual({ paths: ['relay', 'tcp', 'udp'], turnCredentials: true });
   });
 });

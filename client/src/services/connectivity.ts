@@ -30,7 +30,7 @@ export interface ConnectivityReport {
  * to the SFU over UDP only, one over TCP only, and one through TURN (when the server has TURN).
  * It uses its own short-lived signaling connection and never blocks joining.
  */
-export async function checkConnectivity(options: { relayOnly: boolean }): Promise<ConnectivityReport> {
+export async function checkConnectivity(options: { relayOnly: boolean; roomId?: string; token?: string }): Promise<ConnectivityReport> {
   const socket = connectSignaling();
   const none: PathResult = { status: 'not-offered' };
   const report: ConnectivityReport = {
@@ -42,7 +42,11 @@ export async function checkConnectivity(options: { relayOnly: boolean }): Promis
   try {
     await connected(socket);
     const started = performance.now();
-    const probe = await request(socket, 'checkConnectivity', {});
+    // The room (and its token, on a token server) lets the server offer the relay path to this person.
+    const probe = await request(socket, 'checkConnectivity', {
+      ...(options.roomId ? { roomId: options.roomId } : {}),
+      ...(options.token ? { token: options.token } : {}),
+    });
     report.signaling = { ok: true, rttMs: Math.round(performance.now() - started) };
     report.relayOnly ||= probe.relayOnly;
     const device = new Device();

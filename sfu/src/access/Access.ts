@@ -57,6 +57,23 @@ export class Access {
     return this.directory.createWebinar();
   }
 
+  /**
+   * Whether a pre-join connectivity check may probe the relay path, which hands out TURN credentials:
+   * on an open server anyone may; on a secret server, for a room that exists; on a token server,
+   * with a valid token for the room. Never throws: a refusal only leaves the relay path out.
+   */
+  async mayProbeRelay(request: { roomId?: string | undefined; token?: string | undefined }): Promise<boolean> {
+    const { roomId, token } = request;
+    if (this.config.policy === 'open') return true;
+    if (!roomId) return false;
+    if (!this.#tokens) return this.directory.live(roomId) !== undefined;
+    if (!token) return false;
+    return this.#tokens.verify(token, roomId).then(
+      () => true,
+      () => false,
+    );
+  }
+
   /** Decides a join, or refuses it with a stable code; a refused join never creates anything. */
   async resolveJoin(request: JoinRequest): Promise<JoinEntry> {
     if (this.#tokens) return this.#byToken(this.#tokens, request);

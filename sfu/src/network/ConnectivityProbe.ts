@@ -69,7 +69,8 @@ export class ConnectivityProbeSession {
     private readonly clientId: string,
   ) {}
 
-  async start(): Promise<ConnectivityProbe> {
+  /** `relay: false` leaves the TURN path (and its credentials) out, as the access policy decided. */
+  async start(options: { relay: boolean }): Promise<ConnectivityProbe> {
     const now = Date.now();
     if (now - this.#lastStartedAt < MIN_INTERVAL_MS) {
       throw new SignalingError('RATE_LIMITED', `one connectivity check per ${MIN_INTERVAL_MS / 1000} s`);
@@ -77,8 +78,9 @@ export class ConnectivityProbeSession {
     this.#lastStartedAt = now;
     this.close();
     const router = await this.probeRouter.get();
-    const network = networkSettingsFor(this.config.turn, `probe-${this.clientId}`, { ttlSeconds: PROBE_TURN_TTL_SECONDS });
-    const hasRelay = network.iceServers.some((server) => server.urls.some((url) => url.startsWith('turn')));
+    const turn = networkSettingsFor(this.config.turn, `probe-${this.clientId}`, { ttlSeconds: PROBE_TURN_TTL_SECONDS });
+    const network = options.relay ? turn : { ...turn, iceServers: turn.iceServers.filter((server) => server.urls.every((url) => !url.startsWith('turn'))) };
+    const hasRelay = options.relay && turn.iceServers.some((server) => server.urls.some((url) => url.startsWith('turn')));
     const offered = PROBE_PATHS.filter(
       (path) => (path === 'udp' ? this.config.rtc.enableUdp : path === 'tcp' ? this.config.rtc.enableTcp : hasRelay),
     );

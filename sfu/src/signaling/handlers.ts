@@ -200,9 +200,9 @@ export const handlers: { [N in RequestName]: Handler<N> } = {
     return ctx.network.settingsFor(peer.id);
   },
 
-  async checkConnectivity(ctx) {
+  async checkConnectivity(ctx, request) {
     notJoined(ctx);
-    return ctx.probe.start();
+    return ctx.probe.start({ relay: await ctx.access.mayProbeRelay(request) });
   },
 
   async connectProbe(ctx, { path, dtlsParameters }) {
