@@ -55,6 +55,10 @@ export const creationSecretSchema = z.string().min(1).max(256);
 const peerRef = z.strictObject({ peerId: entityId });
 
 export const requestSchemas = {
+  /**
+   * Also sent by a member on its own connection, with its own `resume`, after `mediaReset`: answered
+   * as a resumed join (same identity, nothing seen by others), so the client rebuilds its media.
+   */
   join: z.strictObject({
     roomId: roomIdSchema,
     displayName: displayNameSchema,
@@ -106,6 +110,8 @@ export const requestSchemas = {
     kind: z.enum(['audio', 'video']),
     source: z.enum(MEDIA_SOURCES),
     rtpParameters: rtpParametersSchema,
+    /** Starts paused (a muted microphone or a camera that is off, published again after a media reset). */
+    paused: z.boolean().optional(),
   }),
   closeProducer: z.strictObject({ producerId: entityId }),
   /** Subscribe again to a producer (the server subscribes automatically on arrival). */
@@ -345,8 +351,12 @@ export interface ServerToClientEvents {
   /** A consumer the server created (paused) for this client; resume it with `resumeConsumer`. */
   consumerAdded: (event: { consumer: ConsumerInfo }) => void;
   consumerClosed: (event: { consumerId: string; producerId: string }) => void;
-  /** The room ended under this client (its media worker died, or the server is shutting down). */
-  roomClosed: (event: { reason: RoomCloseReason; byName?: string }) => void;
+  /**
+   * The room ended under this client (its media worker died, or the server is shutting down). With
+   * `shutdown`, `rejoinWithinMs` is how long the client should keep trying to rejoin the same room
+   * while the server restarts.
+   */
+  roomClosed: (event: { reason: RoomCloseReason; byName?: string; rejoinWithinMs?: number }) => void;
   producerPaused: (event: { peerId: string; producerId: string; source: MediaSource; paused: boolean }) => void;
   peerUpdated: (event: { peerId: string; handRaisedAt: number | null }) => void;
   chatMessage: (event: ChatMessage) => void;
@@ -381,6 +391,12 @@ export interface ServerToClientEvents {
   lobbyChanged: (event: { waiting: LobbyEntry[] }) => void;
   /** To a joiner: the lobby is on; their join completes when a host admits them, or fails with LOBBY_DENIED. */
   lobbyWaiting: (event: Record<string, never>) => void;
+  /**
+   * The media worker this client's transports lived on died: the server closed them with their
+   * producers and consumers. The client stays in the room and rebuilds its media by sending `join`
+   * with its own `resume` credentials on this same connection.
+   */
+  mediaReset: (event: Record<string, never>) => void;
 }
 
 /**

@@ -80,8 +80,13 @@ export class MediaSession {
   /** Link key and room token, sent again when rejoining after a dropped connection. */
   #key: string | undefined;
   #token: string | undefined;
+  /** This session's place in the room, as the last join reply gave it. */
+  #identity: { peerId: string; token: string } | undefined;
   #joined = false;
   #closed = false;
+  /** A media reset is being handled; another one arriving meanwhile runs after it. */
+  #resetting = false;
+  #resetAgain = false;
 
   /** `forceRelay`: send media only through TURN (`?relay=1`), whatever the server's policy. */
   constructor(
@@ -126,6 +131,7 @@ export class MediaSession {
     on('stageInvite', ({ byName }) => listener.onStageInvite(byName));
     on('stageInviteAnswered', ({ peerId, accepted }) => listener.onStageInviteAnswered(peerId, accepted));
     on('roleChanged', ({ peerId, role }) => listener.onRoleChanged(peerId, role));
+    on('mediaReset', () => void this.#resetMedia());
     on('sessionReplaced', () => {
       this.close();
       listener.onReplaced();
@@ -154,6 +160,7 @@ export class MediaSession {
     await this.#connected();
     await this.#enterRoom();
     this.#joined = true;
+    if (this.#resetAgain) void this.#resetMedia(); // the server's worker died while we were joining
   }
 
   async setHandRaised(raised: boolean): Promise<void> {
@@ -207,8 +214,7 @@ export class MediaSession {
   }
 
   /** Joins, taking back this browser's previous place in the room when the server still holds it. */
-  async #enterRoom(): Promise<void> {
-    const credentials = loadCredentials(this.#roomId);
+  async #enterRoom(credentials = loadCredentials(this.#roomId)): Promise<void> {
     const transportIds = [this.publisher.transport?.id, this.#recvTransport?.id].filter((id): id is string => Boolean(id));
     const reply = await requestJoin(this.socket, {
       roomId: this.#roomId,
@@ -217,7 +223,8 @@ export class MediaSession {
       ...(this.#key ? { key: this.#key } : {}),
       ...(this.#token ? { token: this.#token } : {}),
     });
-    saveCredentials(this.#roomId, { peerId: reply.peerId, token: reply.resumeToken });
+    this.#identity = { peerId: reply.peerId, token: reply.resumeToken };
+    saveCredentials(this.#roomId, this.#identity);
     this.#settings = reply.settings;
     await this.#ice.apply(reply.network); // fresh TURN credentials with every (re)join
     if (!reply.resumed) this.#forgetRemoteMedia();
@@ -246,7 +253,32 @@ export class MediaSession {
       // Removed while the connection was down: the server will never take this identity back.
       if (error instanceof RequestError && error.code === 'REMOVED') return this.listener.onRoomClosed('removed');
       console.warn('rejoining failed; trying again on the next connection', error);
-      this.socket.disconnect().connect();
+      this.socket.io.engine.close(); // the manager reconnects after its backoff delay, not in a tight loop
+    }
+  }
+
+  /**
+   * The server's media worker died under this session: it is still in the room, but its transports,
+   * producers and consumers are gone. Asking for our own place again on this connection runs the same
+   * reconcile as after a reconnection: new transports, the same sources re-published in their paused
+   * states, and everything available received again.
+   */
+  async #resetMedia(): Promise<void> {
+    if (!this.#joined || this.#resetting) {
+      this.#resetAgain = true;
+      return;
+    }
+    this.#resetting = true;
+    try {
+      do {
+        this.#resetAgain = false;
+        if (this.#closed || !this.socket.connected) return; // a reconnection rebuilds everything anyway
+        await this.#enterRoom(this.#identity);
+      } while (this.#resetAgain);
+    } catch (error) {
+      console.warn('rebuilding media after the server lost it failed', error);
+    } finally {
+      this.#resetting = false;
     }
   }
 

@@ -47,6 +47,7 @@ export class Publisher {
     this.#cameraHeight = height;
   }
 
+  /** `paused`: the producer starts paused on the server too, so nobody sees or hears it until resumed. */
   async publish(source: MediaSource, track: MediaStreamTrack, paused = false): Promise<void> {
     const transport = await this.#ensureTransport();
     const encodings = encodingsFor(source, this.settings());
@@ -56,7 +57,7 @@ export class Publisher {
       ...(encodings ? { encodings } : {}),
       ...(source === 'camera' ? { codecOptions: CAMERA_CODEC_OPTIONS } : {}),
       ...(source === 'microphone' ? { codecOptions: { opusStereo: false, opusDtx: opus.dtx, opusFec: opus.fec } } : {}),
-      appData: { source },
+      appData: { source, paused },
       stopTracks: false,
       zeroRtpOnPause: true,
     });
@@ -68,7 +69,7 @@ export class Publisher {
       else if (source === 'camera') void this.setCameraEnabled(false);
       else void this.setPaused('microphone', true);
     });
-    if (paused) await this.setPaused(source, true);
+    if (paused) producer.pause(); // the server made it paused already
     this.#announce(source);
   }
 
@@ -163,8 +164,8 @@ export class Publisher {
   }
 
   /**
-   * After a reconnection: keep the transport if the server still has it (new ICE credentials),
-   * otherwise publish the same tracks again, in the same paused state, on a new transport.
+   * After a reconnection or a media reset: keep the transport if the server still has it (new ICE
+   * credentials), otherwise publish the same tracks again, in the same paused state, on a new transport.
    */
   async recover(serverTransportIds: string[]): Promise<void> {
     if (this.#transport && serverTransportIds.includes(this.#transport.id)) {

@@ -22,6 +22,7 @@ export function createTransport(device: Device, socket: SignalingSocket, info: T
         transportId: transport.id,
         kind,
         source: appData.source as MediaSource,
+        ...(appData.paused === true ? { paused: true } : {}),
         // mediasoup-client types codec parameters as `unknown`; the server validates them.
         rtpParameters: rtpParameters as RtpParametersPayload,
       }).then(({ producerId }) => callback({ id: producerId }), errback);

@@ -20,11 +20,20 @@ interface PooledWorker {
   webRtcServer: types.WebRtcServer | undefined;
 }
 
+const REPLACE_FIRST_DELAY_MS = 100;
+const REPLACE_MAX_DELAY_MS = 10_000;
+
 /** Where a worker listens in single-port mode; undefined in port-range mode. */
 export type WebRtcServerPlan = (workerIndex: number) => types.WebRtcServerOptions | undefined;
 
-type WorkerPoolEvents = { workerDied: [index: number, error: Error] };
-export type RouterAppData = { workerIndex: number };
+type WorkerPoolEvents = {
+  /** After mediasoup closed everything the worker held; a replacement is being spawned in its slot. */
+  workerDied: [index: number, error: Error, dead: types.Worker];
+  /** The slot has a live worker again (same index, so the same WebRtcServer port). */
+  workerReplaced: [index: number, worker: types.Worker];
+};
+/** `workerPid` tells routers of a dead worker from those of its replacement, which reuses the index. */
+export type RouterAppData = { workerIndex: number; workerPid: number };
 export type PooledRouter = types.Router<RouterAppData>;
 
 /**
@@ -37,6 +46,8 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   readonly #settings: types.WorkerSettings;
   readonly #logger: Logger;
   readonly #serverPlan: WebRtcServerPlan;
+  /** Router requests waiting for a live worker while every worker is dead. */
+  readonly #waiting = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
   #closed = false;
 
   private constructor(settings: types.WorkerSettings, serverPlan: WebRtcServerPlan, logger: Logger) {
@@ -65,6 +76,15 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     return this.#slots.length;
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The live workers (a dead one is absent until its replacement is up). */
+  workers(): types.Worker[] {
+    return this.#live().map((slot) => slot.worker);
+  }
+
   loads(): WorkerLoad[] {
     return this.#slots.map((slot) => ({ ...slot.load }));
   }
@@ -74,9 +94,10 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
    * most: they are what is forwarded). Its appData says which worker it lives on.
    */
   async createRouter(mediaCodecs: types.RtpCodecCapability[], workerIndex?: number): Promise<PooledRouter> {
+    if (workerIndex === undefined && this.#live().length === 0) await this.#anyReplaced();
     const slot = workerIndex === undefined ? this.#leastLoaded() : this.#slots[workerIndex];
-    if (!slot) throw new Error(`no worker ${workerIndex}`);
-    return slot.worker.createRouter<RouterAppData>({ mediaCodecs, appData: { workerIndex: slot.load.index } });
+    if (!slot || slot.worker.closed) throw new Error(`no live worker ${workerIndex ?? ''}`.trim());
+    return slot.worker.createRouter<RouterAppData>({ mediaCodecs, appData: { workerIndex: slot.load.index, workerPid: slot.worker.pid } });
   }
 
   /** The least-loaded worker other than those listed (the same measure new rooms are placed by). */
@@ -93,7 +114,8 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   async listeningPorts(): Promise<Array<{ workerIndex: number; udp: number[]; tcp: number[] }>> {
     return Promise.all(
       this.#slots.map(async (slot) => {
-        const dump = slot.webRtcServer ? await slot.webRtcServer.dump() : { udpSockets: [], tcpServers: [] };
+        const live = slot.webRtcServer && !slot.worker.closed;
+        const dump = live ? await slot.webRtcServer!.dump() : { udpSockets: [], tcpServers: [] };
         return {
           workerIndex: slot.load.index,
           udp: (dump.udpSockets as Array<{ port: number }>).map((socket) => socket.port),
@@ -111,15 +133,16 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   async cpuSeconds(): Promise<number[]> {
     return Promise.all(
       this.#slots.map(async (slot) => {
+        if (slot.worker.closed) return 0; // dead, its replacement not up yet
         const usage = await slot.worker.getResourceUsage();
         return (usage.ru_utime + usage.ru_stime) / 1000;
       }),
     );
   }
 
-  /** Real per-worker state from the worker processes themselves. */
+  /** Real per-worker state from the live worker processes themselves. */
   async dump(): Promise<unknown[]> {
-    return Promise.all(this.#slots.map((slot) => slot.worker.dump()));
+    return Promise.all(this.#live().map((slot) => slot.worker.dump()));
   }
 
   close(): void {
@@ -128,12 +151,24 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     // Whole workers close, never a WebRtcServer alone: mediasoup 3.12 crashes closing a WebRtcServer
     // that transports still use (fixed upstream in a later release).
     for (const slot of this.#slots) slot.worker.close();
+    for (const waiter of this.#waiting) waiter.reject(new Error('the worker pool is closed'));
+    this.#waiting.clear();
   }
 
-  /** Consumers weigh most: forwarding to them is the work. */
+  #live(): PooledWorker[] {
+    return this.#slots.filter((slot) => !slot.worker.closed);
+  }
+
+  /** Resolves when some dead worker has been replaced (every worker is dead: wait for one); rejects if the pool closes first. */
+  async #anyReplaced(): Promise<void> {
+    if (this.#closed) throw new Error('the worker pool is closed');
+    await new Promise<void>((resolve, reject) => this.#waiting.add({ resolve, reject }));
+  }
+
+  /** Consumers weigh most: forwarding to them is the work. Dead workers are never chosen. */
   #leastLoaded(excluding: number[] = []): PooledWorker | undefined {
     const score = (load: WorkerLoad) => load.consumers * 4 + load.producers * 2 + load.transports + load.routers;
-    const candidates = this.#slots.filter((slot) => !excluding.includes(slot.load.index));
+    const candidates = this.#live().filter((slot) => !excluding.includes(slot.load.index));
     return candidates.reduce<PooledWorker | undefined>((best, slot) => (!best || score(slot.load) < score(best.load) ? slot : best), undefined);
   }
 
@@ -171,11 +206,32 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   }
 
   #onDied(index: number, error: Error): void {
-    this.#logger.error({ index, err: error }, 'worker died; its rooms are closed');
-    this.emit('workerDied', index, error);
-    if (this.#closed) return;
-    this.#spawn(index).catch((spawnError: unknown) =>
-      this.#logger.fatal({ index, err: spawnError }, 'cannot replace dead worker'),
-    );
+    const dead = this.#slots[index]!.worker;
+    this.#logger.error({ index, pid: dead.pid, err: error }, 'worker died; spawning a replacement, its rooms move to live workers');
+    if (!this.#closed) void this.#replace(index);
+    this.emit('workerDied', index, error, dead);
+  }
+
+  /**
+   * Spawns a worker in a dead one's slot, retrying with backoff (the port may still be held for a
+   * moment, or the machine may be short of memory) until it works or the pool closes. Never throws.
+   */
+  async #replace(index: number): Promise<void> {
+    for (let attempt = 1; !this.#closed; attempt++) {
+      try {
+        await this.#spawn(index);
+        if (this.#closed) this.#slots[index]!.worker.close();
+        else {
+          this.emit('workerReplaced', index, this.#slots[index]!.worker);
+          for (const waiter of this.#waiting) waiter.resolve();
+          this.#waiting.clear();
+        }
+        break;
+      } catch (error) {
+        const delayMs = Math.min(REPLACE_MAX_DELAY_MS, REPLACE_FIRST_DELAY_MS * 2 ** (attempt - 1));
+        this.#logger.error({ index, attempt, delayMs, err: error }, 'cannot replace dead worker yet; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
   }
 }

@@ -60,8 +60,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   constructor(
     readonly displayName: string,
     attachment: Attachment,
-    /** The router (so the worker) this peer's transports live on. */
-    readonly router: PooledRouter,
+    /** The router (so the worker) this peer's transports live on; another one if that worker dies. */
+    public router: PooledRouter,
     public role: Role,
     /** An identity taken back from the store (a host, or someone a host muted): same id and token. */
     identity?: PeerIdentity,
@@ -114,6 +114,15 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   detach(): void {
     this.#attachment = undefined;
+  }
+
+  /**
+   * Its router's worker died, and mediasoup closed its transports, producers and consumers with it:
+   * new transports go on `router`, and the peer receives again once its client sends `ready`.
+   */
+  moveTo(router: PooledRouter): void {
+    this.router = router;
+    this.rtpCapabilities = undefined;
   }
 
   info(): PeerInfo {

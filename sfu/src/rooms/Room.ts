@@ -22,6 +22,7 @@ import { TypedEmitter } from '../typed-emitter.ts';
 import { Dynacast } from './Dynacast.ts';
 import { type Attachment, Peer, type PeerIdentity, type PeerProducer, producerInfo } from './Peer.ts';
 import { type ProduceRequest, RoomMedia, consumerInfo } from './RoomMedia.ts';
+import { RoomRecovery } from './RoomRecovery.ts';
 import type { RoomRouters } from './RoomRouters.ts';
 import type { SpeakerDetector } from './SpeakerDetector.ts';
 
@@ -44,6 +45,8 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly media: RoomMedia;
   /** Host control: admission (lock, lobby, stored identities) and host powers. */
   readonly moderation: Moderation;
+  /** Keeps the room (and everyone in it) when one of its workers dies. */
+  readonly recovery: RoomRecovery;
   readonly #dynacast: Dynacast;
   readonly #chat: ChatMessage[] = [];
   #audienceTimer: NodeJS.Timeout | undefined;
@@ -63,7 +66,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#dynacast = new Dynacast(() => this.peers.values());
     this.media = new RoomMedia(routers, this.peers, this.#dynacast, network, config, logger);
     this.moderation = new Moderation(this, directory, config, logger);
-    routers.main.observer.once('close', () => this.close('worker-died'));
+    this.recovery = new RoomRecovery(this, this.#dynacast, logger);
     speakers.on('activeSpeaker', (peerId) => this.#broadcast(undefined, 'activeSpeaker', { peerId }));
     speakers.on('speaking', (peerIds) => this.#broadcast(undefined, 'speaking', { peerIds }));
   }
@@ -111,10 +114,10 @@ export class Room extends TypedEmitter<RoomEvents> {
    * another tab). Transports the new connection does not hold are closed so it can make fresh ones.
    * Returns undefined when there is no such peer or the token is wrong: the caller joins afresh.
    */
-  resumePeer(resume: ResumeRequest, attachment: Attachment): Peer | undefined {
+  resumePeer(resume: ResumeRequest, attachment: Attachment | undefined): Peer | undefined {
     const peer = this.peers.get(resume.peerId);
     if (!peer || !peer.hasResumeToken(resume.token)) return undefined;
-    peer.attach(attachment);
+    if (attachment) peer.attach(attachment); // absent: the connection already speaking for it asks again
     for (const transport of [...peer.transports.values()]) {
       if (!resume.transportIds.includes(transport.id)) transport.close();
     }
@@ -190,8 +193,9 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   async produce(peer: Peer, request: ProduceRequest): Promise<PeerProducer> {
     const mutedBy = this.moderation.hostMutedBy(peer, request.source); // so it starts paused, after a restart too
-    const producer = await this.media.produce(peer, request, mutedBy !== undefined);
-    if (request.source === 'microphone') {
+    const producer = await this.media.produce(peer, request, mutedBy !== undefined || request.paused === true);
+    // While a dead main router is being replaced, the recovery adds every microphone to the new one.
+    if (request.source === 'microphone' && !this.routers.main.closed) {
       // Speaker detection runs on the main router: microphones from other workers are piped there.
       await this.routers.ensureProducerOn(producer.id, peer.router, this.routers.main);
       await this.speakers.addMicrophone(producer);

@@ -34,6 +34,7 @@ export interface ProduceRequest {
   kind: MediaKind;
   source: MediaSource;
   rtpParameters: RtpParametersPayload;
+  paused?: boolean;
 }
 
 /**

@@ -17,28 +17,30 @@ type SpeakerEvents = {
 export class SpeakerDetector extends TypedEmitter<SpeakerEvents> {
   readonly #stage: StageSelector;
   #speaking: string[] = [];
+  #observers: Observers;
 
   private constructor(
-    private readonly dominance: types.ActiveSpeakerObserver,
-    private readonly levels: types.AudioLevelObserver,
-    holdMs: number,
+    observers: Observers,
+    private readonly settings: Config['speakers'],
   ) {
     super();
-    this.#stage = new StageSelector(holdMs);
+    this.#stage = new StageSelector(settings.holdMs);
     this.#stage.on('change', (peerId) => this.emit('activeSpeaker', peerId));
-    dominance.on('dominantspeaker', ({ producer }) => this.#stage.dominant(peerOf(producer)));
-    levels.on('volumes', (volumes) => this.#setSpeaking(volumes.map(({ producer }) => peerOf(producer))));
-    levels.on('silence', () => this.#setSpeaking([]));
+    this.#observers = this.#listen(observers);
   }
 
   static async create(router: types.Router, settings: Config['speakers']): Promise<SpeakerDetector> {
-    const dominance = await router.createActiveSpeakerObserver({ interval: 300 });
-    const levels = await router.createAudioLevelObserver({
-      maxEntries: 32,
-      threshold: settings.speakingThresholdDb,
-      interval: settings.levelIntervalMs,
-    });
-    return new SpeakerDetector(dominance, levels, settings.holdMs);
+    return new SpeakerDetector(await createObservers(router, settings), settings);
+  }
+
+  /**
+   * Runs on another router from now on (the old one's worker died, taking its observers along); the
+   * caller adds the microphones again. Who holds the stage is kept.
+   */
+  async moveTo(router: types.Router): Promise<void> {
+    const observers = await createObservers(router, this.settings);
+    this.#observers = this.#listen(observers);
+    this.#setSpeaking([]);
   }
 
   get activeSpeaker(): string | null {
@@ -49,11 +51,12 @@ export class SpeakerDetector extends TypedEmitter<SpeakerEvents> {
     return [...this.#speaking];
   }
 
+  /** Adds a microphone (already available on the detector's router); adding it twice is harmless. */
   async addMicrophone(producer: PeerProducer): Promise<void> {
-    await Promise.all([
-      this.dominance.addProducer({ producerId: producer.id }),
-      this.levels.addProducer({ producerId: producer.id }),
-    ]);
+    const { dominance, levels, added } = this.#observers;
+    if (added.has(producer.id) || dominance.closed) return; // closed: a recovery is moving them and adds it
+    added.add(producer.id);
+    await Promise.all([dominance.addProducer({ producerId: producer.id }), levels.addProducer({ producerId: producer.id })]);
   }
 
   /** Gone or muted peers neither hold the stage nor show as speaking. */
@@ -67,6 +70,16 @@ export class SpeakerDetector extends TypedEmitter<SpeakerEvents> {
     this.removeAllListeners();
   }
 
+  #listen(observers: Observers): Observers {
+    const { dominance, levels } = observers;
+    // Events from observers this detector has moved away from are ignored.
+    const current = () => this.#observers === observers;
+    dominance.on('dominantspeaker', ({ producer }) => current() && this.#stage.dominant(peerOf(producer)));
+    levels.on('volumes', (volumes) => current() && this.#setSpeaking(volumes.map(({ producer }) => peerOf(producer))));
+    levels.on('silence', () => current() && this.#setSpeaking([]));
+    return observers;
+  }
+
   #setSpeaking(peerIds: string[]): void {
     this.#stage.spoke(peerIds);
     const sorted = [...new Set(peerIds)].sort();
@@ -74,6 +87,23 @@ export class SpeakerDetector extends TypedEmitter<SpeakerEvents> {
     this.#speaking = sorted;
     this.emit('speaking', this.speaking);
   }
+}
+
+interface Observers {
+  dominance: types.ActiveSpeakerObserver;
+  levels: types.AudioLevelObserver;
+  /** Producers already added to these observers. */
+  added: Set<string>;
+}
+
+async function createObservers(router: types.Router, settings: Config['speakers']): Promise<Observers> {
+  const dominance = await router.createActiveSpeakerObserver({ interval: 300 });
+  const levels = await router.createAudioLevelObserver({
+    maxEntries: 32,
+    threshold: settings.speakingThresholdDb,
+    interval: settings.levelIntervalMs,
+  });
+  return { dominance, levels, added: new Set() };
 }
 
 function peerOf(producer: types.Producer): string {

@@ -74,9 +74,27 @@ async function joinRoom(ctx: HandlerContext, request: RequestPayload<'join'>): P
   }
   bind(ctx, room, peer);
   ctx.probe.close(); // the check is over once the person is in
+  return joinReply(ctx, room, peer, resumed !== undefined);
+}
+
+function joinReply(ctx: HandlerContext, room: Room, peer: Peer, resumed: boolean): ReplyData['join'] {
   const directory = ctx.access.directory;
-  const keys = { webinarKeys: directory.webinarKeys(roomId), meetingKeys: directory.meetingKeys(roomId) };
-  return { ...room.joinReply(peer, resumed !== undefined, keys), network: ctx.network.settingsFor(peer.id) };
+  const keys = { webinarKeys: directory.webinarKeys(room.id), meetingKeys: directory.meetingKeys(room.id) };
+  return { ...room.joinReply(peer, resumed, keys), network: ctx.network.settingsFor(peer.id) };
+}
+
+/**
+ * A member asks for its own place again on its own connection (after `mediaReset`: its worker died).
+ * Answered as a resumed join, so the client keeps what the server kept and rebuilds the rest; the
+ * same credentials a reconnecting client would need are checked.
+ */
+function resumeInPlace(ctx: HandlerContext, request: RequestPayload<'join'>): ReplyData['join'] {
+  const { room, peer } = joined(ctx);
+  const { resume } = request;
+  if (!resume || request.roomId !== room.id || resume.peerId !== peer.id || !room.resumePeer(resume, undefined)) {
+    throw new SignalingError('ALREADY_JOINED', `already in room ${room.id}`);
+  }
+  return joinReply(ctx, room, peer, true);
 }
 
 const EMPTY: Record<string, never> = {};
@@ -84,6 +102,7 @@ const EMPTY: Record<string, never> = {};
 /** One handler per request; each acts only on the sender's own peer and what that peer owns. */
 export const handlers: { [N in RequestName]: Handler<N> } = {
   async join(ctx, request) {
+    if (ctx.membership && request.resume) return resumeInPlace(ctx, request);
     notJoined(ctx);
     ctx.joining = true;
     try {
