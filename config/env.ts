@@ -43,6 +43,8 @@ export const ENV_KEYS = {
   ROUNDTABLE_MAX_ROOMS: 'rooms.maxRooms',
   ROUNDTABLE_ROOM_IDLE_EXPIRY_HOURS: 'rooms.idleExpiryHours',
   ROUNDTABLE_DATA_DIR: 'store.dataDir',
+  ROUNDTABLE_SHUTDOWN_DEADLINE_MS: 'shutdown.deadlineMs',
+  ROUNDTABLE_REJOIN_WINDOW_MS: 'shutdown.rejoinWindowMs',
   ROUNDTABLE_MAX_CONNECTIONS_PER_ADDRESS: 'limits.connectionsPerAddress',
   ROUNDTABLE_JOINS_PER_MINUTE: 'limits.joinsPerMinute',
   ROUNDTABLE_ROOM_CREATIONS_PER_MINUTE: 'limits.roomCreationsPerMinute',

@@ -182,6 +182,13 @@ export const configSchema = z
       /** Created on first start. Relative paths are relative to the working directory. */
       dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
     }).prefault({}),
+    /** SIGTERM/SIGINT: how long the server may take to close, and how long clients keep rejoining. */
+    shutdown: z.object({
+      /** Past this the process exits non-zero, naming what was still open. */
+      deadlineMs: z.coerce.number().int().min(100).max(600_000).default(10_000),
+      /** Sent with the restart notice: clients keep trying to rejoin the same room for this long. */
+      rejoinWindowMs: z.coerce.number().int().min(0).max(3_600_000).default(120_000),
+    }).prefault({}),
     speakers: z.object({
       /** Minimum time a speaker keeps the stage before someone else may take it. */
       holdMs: z.coerce.number().int().min(0).max(60_000).default(2_000),

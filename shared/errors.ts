@@ -53,6 +53,8 @@ export const ERROR_CODES = [
   'TOKEN_EXPIRED',
   /** The token is for another room. */
   'TOKEN_WRONG_ROOM',
+  /** The server is shutting down (a restart): no new joins; try again once it is back. */
+  'SHUTTING_DOWN',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

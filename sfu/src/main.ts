@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from '../../config/index.ts';
 import { createLogger } from './logger.ts';
+import { guardProcess } from './process-guard.ts';
 import { createRoundtableServer } from './server.ts';
 
 async function main(): Promise<void> {
@@ -23,20 +24,34 @@ async function main(): Promise<void> {
   logger.info({ url, workers: server.pool.size }, `Roundtable is ready at ${url.replace('127.0.0.1', 'localhost')}`);
 
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
+  const stop = (signal: NodeJS.Signals | 'uncaught exceptions') => {
+    if (stopping) {
+      logger.warn({ signal, ...server.shutdownState() }, 'second signal: exiting at once');
+      process.exit(1);
+    }
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    server.close().then(
-      () => process.exit(0),
+    const { deadlineMs } = config.shutdown;
+    logger.info({ signal, deadlineMs }, 'shutting down: restart notice to clients, then closing');
+    const deadline = setTimeout(() => {
+      const state = server.shutdownState();
+      logger.error(state, `shutdown deadline (shutdown.deadlineMs = ${deadlineMs} ms) passed while ${state.step}: ${state.connections} signaling connections and ${state.rooms} rooms still open`);
+      process.exit(1);
+    }, deadlineMs);
+    server.shutdown().then(
+      () => {
+        clearTimeout(deadline);
+        logger.info('shut down');
+        process.exit(process.exitCode ?? 0); // 1 after a burst of uncaught exceptions
+      },
       (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
+        logger.error({ err: error, ...server.shutdownState() }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  guardProcess(logger, () => stopping, () => stop('uncaught exceptions'));
 }
 
 main().catch((error: unknown) => {

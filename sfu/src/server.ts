@@ -32,12 +32,24 @@ export interface RoundtableServer {
   listen(): Promise<string>;
   /** The admin listener's base URL (/metrics, detailed /healthz), once `listen()` has resolved. */
   adminUrl(): string;
+  /**
+   * SIGTERM/SIGINT: stops taking connections and joins (joins in flight get SHUTTING_DOWN), tells
+   * everyone in a room that the server restarts and how long to keep rejoining, lets those notices
+   * reach the clients, then closes rooms, workers and the room store.
+   */
+  shutdown(): Promise<void>;
+  /** What a shutdown still waits for, for the log line when its deadline passes. */
+  shutdownState(): { step: string; connections: number; rooms: number };
+  /** Closes at once, without the restart notice (tests, failed start-up). */
   close(): Promise<void>;
 }
 
 /** Above the per-request limit, so oversized requests get an error reply rather than a dropped socket. */
 const SOCKET_BUFFER_BYTES = 1024 * 1024;
 const LOAD_LOG_INTERVAL_MS = 60_000;
+/** How long a shutdown waits for the restart notices to be written before dropping the connections. */
+const NOTICE_DRAIN_MS = 2_000;
+const SHUTTING_DOWN = { ok: false, error: { code: 'SHUTTING_DOWN', message: 'the server is restarting; try again in a moment' } } as const;
 
 export async function createRoundtableServer(config: Config, logger: Logger): Promise<RoundtableServer> {
   // First: a data directory that cannot be used stops the server before any worker starts.
@@ -47,7 +59,7 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
   const pool = await WorkerPool.create(config, logger, listen.webRtcServerPlan);
   const network = new Network(listen, pool, config, logger.child({ component: 'network' }));
   const registry = new RoomRegistry(directory, pool, network, config, logger.child({ component: 'rooms' }));
-  pool.on('workerDied', () => logger.warn({ rooms: registry.size }, 'rooms on the dead worker were closed'));
+  pool.on('workerDied', (index) => logger.warn({ worker: index, rooms: registry.size }, 'a media worker died: replacing it, and moving its rooms and peers to live workers'));
   const metrics = createMetrics(pool, registry);
   const loadLog = setInterval(() => {
     if (registry.size > 0) logger.info({ rooms: registry.size, workers: pool.loads() }, 'worker load');
@@ -87,7 +99,67 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
     serveClient: false,
   });
   io.use(guard.admitConnection);
+  let shutdownStep: string | undefined;
+  /** Joins sent but not answered yet: a shutdown answers them before it closes their connections. */
+  let joinsInFlight = 0;
+  io.on('connection', (socket) => {
+    // A connection accepted just before the listener closed: dropped, so the client's own
+    // reconnection (with its backoff) finds the next process.
+    if (shutdownStep) return void socket.conn.close();
+    socket.use((packet, next) => {
+      const ack: unknown = packet[packet.length - 1];
+      if (packet[0] !== 'join' || typeof ack !== 'function') return next();
+      if (shutdownStep) return void ack(SHUTTING_DOWN);
+      // A join still in flight when the shutdown starts gets the same answer, whatever it became.
+      joinsInFlight += 1;
+      let answered = false;
+      const settle = () => {
+        if (!answered) joinsInFlight -= 1;
+        answered = true;
+      };
+      socket.once('disconnect', settle);
+      packet[packet.length - 1] = (reply: unknown) => {
+        settle();
+        ack(shutdownStep ? SHUTTING_DOWN : reply);
+      };
+      next();
+    });
+  });
   attachSignaling(io, registry, access, network, guard, config, logger);
+
+  const closeEverything = async () => {
+    clearInterval(loadLog);
+    guard.close();
+    registry.closeAll();
+    adminServer.close();
+    adminServer.closeAllConnections();
+    await new Promise<void>((resolve) => io.close(() => resolve()));
+    pool.close();
+    directory.close();
+  };
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = async () => {
+    shutdownStep = 'sending the restart notice';
+    httpServer.close(); // no new connections; the open ones are closed below
+    const notice = { reason: 'shutdown', rejoinWithinMs: config.shutdown.rejoinWindowMs } as const;
+    for (const room of registry.rooms()) {
+      for (const peer of room.peers.values()) peer.notify('roomClosed', notice);
+      room.close(); // without a reason: the notice above, with the rejoin window, is theirs
+    }
+    shutdownStep = 'answering joins in flight';
+    const drained = Date.now() + Math.min(NOTICE_DRAIN_MS, config.shutdown.deadlineMs / 2);
+    // Lobby waits and router creation end with the rooms; their replies are written before the close.
+    while (joinsInFlight > 0 && Date.now() < drained) await new Promise((resolve) => setTimeout(resolve, 10));
+    shutdownStep = 'draining signaling connections';
+    // Closed without discarding what is queued, so the notices arrive; the clients see a transport
+    // close, which their Socket.IO reconnection answers with its backoff.
+    for (const socket of io.sockets.sockets.values()) socket.conn.close();
+    while (io.engine.clientsCount > 0 && Date.now() < drained) await new Promise((resolve) => setTimeout(resolve, 20));
+    if (io.engine.clientsCount > 0) logger.warn({ connections: io.engine.clientsCount }, 'signaling connections still open after the notice; dropping them');
+    shutdownStep = 'closing rooms, workers and the room store';
+    await closeEverything();
+    shutdownStep = 'done';
+  };
 
   return {
     config,
@@ -111,16 +183,9 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
       if (!adminUrl) throw new Error('the server is not listening yet');
       return adminUrl;
     },
-    close: async () => {
-      clearInterval(loadLog);
-      guard.close();
-      registry.closeAll();
-      adminServer.close();
-      adminServer.closeAllConnections();
-      await new Promise<void>((resolve) => io.close(() => resolve()));
-      pool.close();
-      directory.close();
-    },
+    shutdown: () => (shuttingDown ??= shutdown()),
+    shutdownState: () => ({ step: shutdownStep ?? 'not started', connections: io.engine.clientsCount, rooms: registry.size }),
+    close: closeEverything,
   };
 }
 

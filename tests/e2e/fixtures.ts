@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { type BrowserContext, type Page, test as base, expect } from '@playwright/test';
+import { EntryPoint } from '../helpers/entry-point.ts';
 import { type TestServer, startTestServer } from '../helpers/server.ts';
 
 export { expect };
@@ -7,6 +8,12 @@ export { expect };
 /** A server serving the built client, with config overrides for tests that need their own. */
 export function startAppServer(overrides: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
   return startTestServer({ http: { host: '127.0.0.1', port: 0, staticDir: path.resolve('client/dist') }, ...overrides });
+}
+
+/** The real process (`node sfu/src/main.ts`) serving the built client on `port`: restart tests. */
+export function startAppProcess(dataDir: string, port: number): EntryPoint {
+  const env = { PORT: String(port), ROUNDTABLE_ADMIN_PORT: '0', ROUNDTABLE_STATIC_DIR: path.resolve('client/dist') };
+  return new EntryPoint(dataDir, { env });
 }
 
 /** A real Roundtable server per Playwright worker, serving the built client on a free port. */

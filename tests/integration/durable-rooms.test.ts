@@ -1,14 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JoinReply, MeetingKeys, Reply, WebinarKeys } from '../../shared/index.ts';
 import { STORE_FILE } from '../../sfu/src/store/RoomStore.ts';
 import { TestClient } from '../helpers/client.ts';
+import { EntryPoint } from '../helpers/entry-point.ts';
 import { startTestServer } from '../helpers/server.ts';
 
 const dataDirs: string[] = [];
@@ -170,54 +169,6 @@ describe('a data dir that cannot be used stops the server at startup, naming sto
     await expect(startTestServer({ store: { dataDir } })).rejects.toThrow(/store\.dataDir \(ROUNDTABLE_DATA_DIR\): the database has schema version 999/);
   });
 });
-
-/** The real entry point (`npm start` without the install step), on free ports, with its data dir. */
-class EntryPoint {
-  readonly output: string[] = [];
-  readonly exited: Promise<number | null>;
-  readonly ready: Promise<string>;
-  private readonly child: ChildProcess;
-
-  /** `asNobody`: run as the unprivileged `nobody` (root only), for whom root's files are read-only. */
-  constructor(dataDir: string, { asNobody = false } = {}) {
-    const command = [process.execPath, '--import', 'tsx', 'sfu/src/main.ts'];
-    if (asNobody) command.unshift('runuser', '-u', 'nobody', '--');
-    this.child = spawn(command[0]!, command.slice(1), {
-      env: {
-        PATH: process.env.PATH,
-        HOST: '127.0.0.1',
-        PORT: '0',
-        ROUNDTABLE_STATIC_DIR: '',
-        ROUNDTABLE_WORKERS: '1',
-        ROUNDTABLE_RTC_LISTEN_IP: '127.0.0.1',
-        ROUNDTABLE_RTC_BASE_PORT: '0',
-        ROUNDTABLE_DATA_DIR: dataDir,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
-    this.ready = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not ready in 20 s:\n${this.output.join('\n')}`)), 20_000);
-      void this.exited.then((code) => reject(new Error(`exited with ${code}:\n${this.output.join('\n')}`)));
-      for (const stream of [this.child.stdout!, this.child.stderr!]) {
-        createInterface({ input: stream }).on('line', (line) => {
-          this.output.push(line);
-          const url = line.startsWith('{') ? (JSON.parse(line) as { msg?: string; url?: string }) : undefined;
-          if (url?.msg?.startsWith('Roundtable is ready') && url.url) {
-            clearTimeout(timer);
-            resolve(url.url);
-          }
-        });
-      }
-    });
-    this.ready.catch(() => undefined); // awaited by the test; a late rejection is not unhandled
-  }
-
-  async stop(): Promise<number | null> {
-    this.child.kill('SIGTERM');
-    return this.exited;
-  }
-}
 
 describe('the real process', () => {
   it('a meeting and a webinar made by one `npm start` process work from the next one, host links included', async () => {

@@ -148,6 +148,7 @@ const JOIN_REFUSALS: Partial<Record<ErrorCode, string>> = {
   TOKEN_EXPIRED: 'Your meeting link has expired. Ask for a new one.',
   TOKEN_WRONG_ROOM: 'Your meeting link is for another meeting.',
   CREATION_SECRET_REQUIRED: 'Creating meetings on this server needs its creation secret.',
+  SHUTTING_DOWN: 'The server is restarting. Try again in a moment.',
 };
 
 export function joinRefusalMessage(error: RequestError): string {

@@ -6,6 +6,7 @@ import type { LocalSourceState } from '../services/Publisher.ts';
 import { type LocalMedia, openLocalMedia } from '../services/media-devices.ts';
 import { RequestError } from '../services/signaling.ts';
 import { joinRefusalMessage, roomClosedMessage } from '../services/moderation.ts';
+import { RESTART_GAVE_UP, RestartRejoin } from '../services/rejoin.ts';
 import { webinarKeysFor } from '../services/webinar.ts';
 import { useChatStore } from './chat.ts';
 import { useModerationStore } from './moderation.ts';
@@ -70,6 +71,9 @@ export const useRoomStore = defineStore('room', () => {
   /** The host's name while an invitation onto the stage waits for this viewer's answer. */
   const stageInviteFrom = ref<string>();
   const audioOnly = ref(false);
+  /** The server announced a restart: 'reconnecting' means rejoining it, within its window. */
+  const restarting = ref(false);
+  let restart: RestartRejoin | undefined;
 
   const local = computed(() => participants.value.find((p) => p.isLocal));
   const participantCount = computed(() => participants.value.length);
@@ -178,11 +182,19 @@ export const useRoomStore = defineStore('room', () => {
         speaking.value = peerIds;
       },
       onConnectionChange: (state) => {
+        if (state === 'connected') {
+          restart?.rejoined();
+          restarting.value = false;
+        }
         if (status.value === 'joined' || status.value === 'reconnecting') {
           status.value = state === 'connected' ? 'joined' : 'reconnecting';
         }
       },
-      onRoomClosed: (reason, byName) => fail(roomClosedMessage(reason, byName)),
+      onRoomClosed: (reason, byName) => {
+        if (reason !== 'shutdown' || status.value !== 'joined') return fail(roomClosedMessage(reason, byName));
+        restarting.value = true;
+        status.value = 'reconnecting';
+      },
       onReplaced: () => {
         session.value = undefined;
         status.value = 'replaced';
@@ -205,6 +217,7 @@ export const useRoomStore = defineStore('room', () => {
   }
 
   function fail(message: string): void {
+    restart?.close();
     session.value?.close();
     session.value = undefined;
     status.value = 'failed';
@@ -257,6 +270,7 @@ export const useRoomStore = defineStore('room', () => {
     const current = createSession(options.forceRelay ?? false);
     current.publisher.setCameraHeight(options.cameraHeight);
     session.value = current;
+    restart = new RestartRejoin(current, () => fail(RESTART_GAVE_UP));
     useModerationStore().attach(current);
     try {
       const [, media] = await Promise.all([current.join(id, displayName, options.key, options.token), localMedia]);
@@ -272,6 +286,7 @@ export const useRoomStore = defineStore('room', () => {
   }
 
   async function leave(): Promise<void> {
+    restart?.close();
     await session.value?.leave();
     session.value = undefined;
     participants.value = [];
@@ -322,7 +337,7 @@ export const useRoomStore = defineStore('room', () => {
 
   return {
     status, error, notice, roomId, localPeerId, participants, settings,
-    kind, role, audienceCount, webinarKeys, stageInviteFrom, audioOnly,
+    kind, role, audienceCount, webinarKeys, stageInviteFrom, audioOnly, restarting,
     inviteToStage, moveToAudience, answerStageInvite, toggleAudioOnly, activeSpeakerId, stageSpeakerId, speaking, audioBlocked, session,
     local, participantCount, peopleCount, micOn, cameraOn, sharingScreen, handRaised,
     join, leave, toggleMic, toggleCamera, toggleScreenShare, toggleHand, switchDevice, sendChat,
