@@ -125,7 +125,7 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
       next();
     });
   });
-  attachSignaling(io, registry, access, network, guard, config, logger);
+  attachSignaling(io, { registry, access, network, guard, config, logger });
 
   const closeEverything = async () => {
     clearInterval(loadLog);

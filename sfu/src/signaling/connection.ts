@@ -40,16 +40,18 @@ function toErrorBody(error: unknown, logger: Logger, request: string): ErrorBody
   return { code: 'INTERNAL_ERROR', message: 'internal error' };
 }
 
+/** The server's long-lived parts that every connection works with. */
+export interface SignalingServices {
+  registry: RoomRegistry;
+  access: Access;
+  network: Network;
+  guard: Guard;
+  config: Config;
+  logger: Logger;
+}
+
 /** Wires one socket: validates, rate-limits and dispatches each request, and leaves on disconnect. */
-export function attachConnection(
-  socket: SignalingSocket,
-  registry: RoomRegistry,
-  access: Access,
-  network: Network,
-  guard: Guard,
-  config: Config,
-  logger: Logger,
-): void {
+export function attachConnection(socket: SignalingSocket, { registry, access, network, guard, config, logger }: SignalingServices): void {
   const log = logger.child({ socketId: socket.id });
   const address = guard.addressOf(socket.handshake);
   const bucket = new TokenBucket(config.signaling.requestsPerSecond, config.signaling.requestBurst);
@@ -133,14 +135,7 @@ export function attachConnection(
   });
 }
 
-export function attachSignaling(
-  io: SignalingServer,
-  registry: RoomRegistry,
-  access: Access,
-  network: Network,
-  guard: Guard,
-  config: Config,
-  logger: Logger,
-): void {
-  io.on('connection', (socket) => attachConnection(socket, registry, access, network, guard, config, logger.child({ component: 'signaling' })));
+export function attachSignaling(io: SignalingServer, services: SignalingServices): void {
+  const logger = services.logger.child({ component: 'signaling' });
+  io.on('connection', (socket) => attachConnection(socket, { ...services, logger }));
 }
