@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestClient } from '../helpers/client.ts';
 import { type TestPeer, joinPeer } from '../helpers/meeting.ts';
 import { type TestServer, startTestServer } from '../helpers/server.ts';
 
@@ -118,6 +119,28 @@ describe('one room across workers', () => {
       expect(loads.every((load) => load.routers === 1)).toBe(true);
       for (const p of peers) p.client.close();
       await expect.poll(() => big.server.pool.loads().map((l) => l.routers)).toEqual([0, 0]);
+    } finally {
+      await big.close();
+    }
+  });
+
+  it('simultaneous joins past the budget share one router on the other worker, and none outlives the room', async () => {
+    // Found by bench:soak: each simultaneous join made its own router on the second worker, and all
+    // but the last were never closed.
+    const big = await startTestServer({ workers: { count: 2, consumerBudget: 4 } });
+    try {
+      const roomId = 'spanning-at-once';
+      const first = [await joinPeer(big.url, roomId, 'A', { publish: true }), await joinPeer(big.url, roomId, 'B', { publish: true })];
+      await expect.poll(() => big.server.pool.consumersOn(0)).toBeGreaterThanOrEqual(4); // the first worker is at its budget
+      // Connected first, then joining in the same instant, so their routers are being made together.
+      const rest = await Promise.all(['C', 'D', 'E', 'F'].map(() => TestClient.connect(big.url)));
+      const replies = await Promise.all(rest.map((client, i) => client.send('join', { roomId, displayName: `Late ${i}` })));
+      expect(replies.every((reply) => reply.ok)).toBe(true);
+      const dumps = async () => (await big.server.pool.dump()).map((dump) => (dump as { routerIds: string[] }).routerIds.length);
+      expect(await dumps()).toEqual([1, 1]);
+      expect(big.server.registry.get(roomId)!.routers.all()).toHaveLength(2);
+      for (const client of [...first.map((p) => p.client), ...rest]) client.close();
+      await expect.poll(dumps).toEqual([0, 0]);
     } finally {
       await big.close();
     }
