@@ -176,7 +176,13 @@ export class RoomMedia {
 
   async resumeConsumer(peer: Peer, consumerId: string): Promise<void> {
     const consumer = peer.ownConsumer(consumerId);
-    await consumer.resume();
+    try {
+      await consumer.resume();
+    } catch (error) {
+      // Its producer closed while the request was on its way: the client hears consumerClosed.
+      if (consumer.closed) throw new SignalingError('CONSUMER_NOT_FOUND', `consumer ${consumerId} has just closed`);
+      throw error;
+    }
     this.dynacast.touch(consumer.producerId);
   }
 
