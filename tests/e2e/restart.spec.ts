@@ -1,16 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../helpers/entry-point.ts';
 import { expect, framesFrom, joinByUrl, peerIdOf, startAppProcess, test } from './fixtures.ts';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('the server process restarts on the same port: pages show Reconnecting…, rejoin, and decode video again without a reload', async ({ browser }) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'roundtable-e2e-restart-'));

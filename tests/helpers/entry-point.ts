@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
 import { createInterface } from 'node:readline';
 
 export interface EntryPointOptions {
@@ -58,4 +59,13 @@ export class EntryPoint {
     this.child.kill('SIGTERM');
     return this.exited;
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now, for a process that must come back on the same one. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

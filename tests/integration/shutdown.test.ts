@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MeetingKeys } from '../../shared/index.ts';
 import { TestClient } from '../helpers/client.ts';
-import { EntryPoint } from '../helpers/entry-point.ts';
+import { EntryPoint, freePort } from '../helpers/entry-point.ts';
 import { joinPeer } from '../helpers/meeting.ts';
 import { startTestServer } from '../helpers/server.ts';
 
@@ -13,14 +12,6 @@ const dataDirs: string[] = [];
 afterAll(() => {
   for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const DEADLINE_MS = 8_000;
 const REJOIN_WINDOW_MS = 45_000;
