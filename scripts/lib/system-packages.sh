@@ -1,9 +1,11 @@
 # Debian packages the project needs, installed when missing. Sourced by install.sh.
 
-# Build the mediasoup worker against the system's libraries (see docs/offline-worker-build.md), and
-# better-sqlite3's addon with node-gyp (g++, make, python3).
-WORKER_BUILD_PACKAGES=(libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev
-  pkg-config ninja-build g++ make python3)
+# Build the mediasoup worker against the system's libraries (see the README, "The mediasoup worker, offline"), and
+# better-sqlite3's addon with node-gyp (g++, make, python3). flatc generates the worker's FlatBuffers
+# code; dpkg-dev unpacks Debian's libsrtp2 source package (compiled with OpenSSL into the worker);
+# libsrtp2-dev is Debian's NSS build, used only with ROUNDTABLE_SRTP_CRYPTO=nss.
+WORKER_BUILD_PACKAGES=(libssl-dev libuv1-dev libusrsctp-dev libabsl-dev liburing-dev libflatbuffers-dev
+  flatbuffers-compiler libsrtp2-dev dpkg-dev patch pkg-config ninja-build g++ make python3)
 # Real-browser tests and the media files they feed to fake devices; Firefox ESR (driven over WebDriver
 # BiDi), and for network tests: namespaces and veths (iproute2), faults (iptables) and a TURN server (coturn).
 TEST_PACKAGES=(chromium sox firefox-esr iproute2 iptables coturn openssl)
@@ -12,6 +14,8 @@ TEST_PACKAGES=(chromium sox firefox-esr iproute2 iptables coturn openssl)
 BENCH_PACKAGES=(ffmpeg chromium iproute2 iptables)
 MESON_MIN_VERSION="1.1"
 BACKPORTS_SOURCE=/etc/apt/sources.list.d/roundtable-bookworm-backports.sources
+# Source packages (deb-src) of bookworm on the same mirror, for `apt-get source libsrtp2`.
+DEB_SRC_SOURCE=/etc/apt/sources.list.d/roundtable-bookworm-src.sources
 
 missing_packages() {
   local pkg
@@ -25,16 +29,34 @@ meson_is_recent() {
   dpkg --compare-versions "$(meson --version 2>/dev/null)" ge "$MESON_MIN_VERSION"
 }
 
-# The backports suite on the same mirror the machine already uses for bookworm.
-write_backports_source() {
+# The Debian mirror the machine already uses for bookworm.
+debian_mirror() {
   local mirror
-  mirror=$(grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -1 | awk '{print $2}')
+  mirror=$(grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | grep -i debian \
+    | head -1 | awk '{print $2}')
   [ -n "$mirror" ] || mirror=$(grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | grep -v security | head -1 | awk '{print $2}')
-  [ -n "$mirror" ] || fail "cannot find the Debian mirror in /etc/apt/sources.list.d/ to add bookworm-backports"
+  [ -n "$mirror" ] || fail "cannot find the Debian mirror in /etc/apt/sources.list.d/"
+  echo "$mirror"
+}
+
+# The backports suite on that mirror.
+write_backports_source() {
   cat > "$BACKPORTS_SOURCE" <<SRC
 Types: deb
-URIs: $mirror
+URIs: $(debian_mirror)
 Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+}
+
+# bookworm's source packages on that mirror, unless apt already knows libsrtp2's.
+deb_src_known() { [ -n "$(apt-cache showsrc --only-source libsrtp2 2>/dev/null | head -1)" ]; }
+write_deb_src_source() {
+  cat > "$DEB_SRC_SOURCE" <<SRC
+Types: deb-src
+URIs: $(debian_mirror)
+Suites: bookworm bookworm-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
@@ -42,17 +64,18 @@ SRC
 
 # ensure_system_packages [--with-build] [--with-test] [--with-bench]
 ensure_system_packages() {
-  local wanted=() need_meson=0
+  local wanted=() need_meson=0 need_src=0
   for arg in "$@"; do
     case "$arg" in
-      --with-build) wanted+=("${WORKER_BUILD_PACKAGES[@]}"); meson_is_recent || need_meson=1 ;;
+      --with-build) wanted+=("${WORKER_BUILD_PACKAGES[@]}"); meson_is_recent || need_meson=1
+        [ "${ROUNDTABLE_SRTP_CRYPTO:-openssl}" = openssl ] && ! deb_src_known && need_src=1 ;;
       --with-test) wanted+=("${TEST_PACKAGES[@]}") ;;
       --with-bench) wanted+=("${BENCH_PACKAGES[@]}") ;;
     esac
   done
   local missing
   missing=$(missing_packages "${wanted[@]}")
-  [ -z "$missing" ] && [ "$need_meson" = 0 ] && return 0
+  [ -z "$missing" ] && [ "$need_meson" = 0 ] && [ "$need_src" = 0 ] && return 0
 
   local apt_line="apt-get install -y --no-install-recommends $missing"
   local meson_line="apt-get install -y -t bookworm-backports meson"
@@ -60,10 +83,13 @@ ensure_system_packages() {
     say "missing Debian packages. As root, run:"
     [ -n "$missing" ] && printf '  apt-get update && %s\n' "$apt_line" >&2
     [ "$need_meson" = 1 ] && printf '  (add bookworm-backports to apt sources) && apt-get update && %s\n' "$meson_line" >&2
+    [ "$need_src" = 1 ] && printf '  (add a deb-src entry for bookworm to apt sources) && apt-get update\n' >&2
     fail "cannot install system packages without root"
   fi
   [ "$need_meson" = 1 ] && [ ! -f "$BACKPORTS_SOURCE" ] && write_backports_source
-  say "installing Debian packages: ${missing:-}$([ "$need_meson" = 1 ] && echo ' meson (bookworm-backports)')"
+  [ "$need_src" = 1 ] && write_deb_src_source
+  say "installing Debian packages: ${missing:-}$([ "$need_meson" = 1 ] && echo ' meson (bookworm-backports)')$(
+    [ "$need_src" = 1 ] && echo ' (and bookworm source package lists)')"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null || fail "apt-get update failed"
   if [ -n "$missing" ]; then
