@@ -45,8 +45,8 @@ describe('single-port listening', () => {
     const listen = new MediaListen(rtc, resolveMediaAddress(rtc));
     expect(listen.webRtcServerPlan(2)).toEqual({
       listenInfos: [
-        { protocol: 'udp', ip: '0.0.0.0', announcedIp: '198.18.0.2', port: 41002 },
-        { protocol: 'tcp', ip: '0.0.0.0', announcedIp: '198.18.0.2', port: 41002 },
+        { protocol: 'udp', ip: '0.0.0.0', announcedAddress: '198.18.0.2', port: 41002 },
+        { protocol: 'tcp', ip: '0.0.0.0', announcedAddress: '198.18.0.2', port: 41002 },
       ],
     });
   });

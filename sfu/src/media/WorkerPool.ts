@@ -3,6 +3,7 @@ import type { types } from 'mediasoup';
 import type { Config } from '../../../config/index.ts';
 import type { Logger } from '../logger.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
+import { engineInfo } from './engine-info.ts';
 
 export interface WorkerLoad {
   index: number;
@@ -65,6 +66,8 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     );
     try {
       for (let index = 0; index < config.workers.count; index++) await pool.#spawn(index);
+      const first = pool.#slots[0];
+      if (first) pool.#logger.info(await engineInfo(first.worker), 'media engine');
     } catch (error) {
       pool.close();
       throw error;
@@ -93,7 +96,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
    * A router on the given worker, or else on the worker doing the least media work (consumers weigh
    * most: they are what is forwarded). Its appData says which worker it lives on.
    */
-  async createRouter(mediaCodecs: types.RtpCodecCapability[], workerIndex?: number): Promise<PooledRouter> {
+  async createRouter(mediaCodecs: types.RouterRtpCodecCapability[], workerIndex?: number): Promise<PooledRouter> {
     if (workerIndex === undefined && this.#live().length === 0) await this.#anyReplaced();
     const slot = workerIndex === undefined ? this.#leastLoaded() : this.#slots[workerIndex];
     if (!slot || slot.worker.closed) throw new Error(`no live worker ${workerIndex ?? ''}`.trim());
@@ -148,8 +151,8 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    // Whole workers close, never a WebRtcServer alone: mediasoup 3.12 crashes closing a WebRtcServer
-    // that transports still use (fixed upstream in a later release).
+    // Whole workers close: that takes their WebRtcServers and everything else with them. (Closing a
+    // WebRtcServer that transports still use crashed the 3.12 worker; fixed upstream in 3.14.5.)
     for (const slot of this.#slots) slot.worker.close();
     for (const waiter of this.#waiting) waiter.reject(new Error('the worker pool is closed'));
     this.#waiting.clear();

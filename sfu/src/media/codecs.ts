@@ -1,7 +1,7 @@
 import type { types } from 'mediasoup';
 import type { Config } from '../../../config/index.ts';
 
-const OPUS: types.RtpCodecCapability = {
+const OPUS: types.RouterRtpCodecCapability = {
   kind: 'audio',
   mimeType: 'audio/opus',
   clockRate: 48000,
@@ -9,7 +9,7 @@ const OPUS: types.RtpCodecCapability = {
   parameters: { useinbandfec: 1, usedtx: 1 },
 };
 
-const VIDEO: Record<Config['media']['videoCodecs'][number], types.RtpCodecCapability> = {
+const VIDEO: Record<Config['media']['videoCodecs'][number], types.RouterRtpCodecCapability> = {
   VP8: { kind: 'video', mimeType: 'video/VP8', clockRate: 90000, parameters: { 'x-google-start-bitrate': 1000 } },
   VP9: {
     kind: 'video',
@@ -31,6 +31,6 @@ const VIDEO: Record<Config['media']['videoCodecs'][number], types.RtpCodecCapabi
 };
 
 /** Router codecs in order of preference: Opus, then the configured video codecs. */
-export function routerMediaCodecs(media: Config['media']): types.RtpCodecCapability[] {
+export function routerMediaCodecs(media: Config['media']): types.RouterRtpCodecCapability[] {
   return [OPUS, ...media.videoCodecs.map((name) => VIDEO[name])];
 }

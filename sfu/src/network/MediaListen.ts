@@ -36,7 +36,9 @@ export class MediaListen {
     const { listenIp, announcedIp } = this.address;
     const port = this.rtc.basePort === 0 ? undefined : this.rtc.basePort + workerIndex;
     const protocols = [...(this.rtc.enableUdp ? (['udp'] as const) : []), ...(this.rtc.enableTcp ? (['tcp'] as const) : [])];
-    return { listenInfos: protocols.map((protocol) => ({ protocol, ip: listenIp, announcedIp, ...(port ? { port } : {}) })) };
+    return {
+      listenInfos: protocols.map((protocol) => ({ protocol, ip: listenIp, announcedAddress: announcedIp, ...(port ? { port } : {}) })),
+    };
   };
 
   /** Listening options for a WebRTC transport on `router`; `paths` narrows them (probes). */

@@ -25,7 +25,7 @@ export class RoomRouters extends TypedEmitter<RoomRoutersEvents> {
   constructor(
     main: PooledRouter,
     private readonly pool: WorkerPool,
-    private readonly mediaCodecs: types.RtpCodecCapability[],
+    private readonly mediaCodecs: types.RouterRtpCodecCapability[],
     private readonly consumerBudget: number,
     private readonly logger: Logger,
   ) {
