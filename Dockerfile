@@ -14,12 +14,13 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 RUN node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
  || { echo "BASE must provide Node.js >= 20.19, found $(node --version)" >&2; exit 1; }
 WORKDIR /app
-# Build packages, and meson from bookworm-backports on the image's own mirror: the list and the
-# logic that scripts/install.sh uses.
+# Build packages, meson from bookworm-backports and a deb-src entry (libsrtp2's source package is
+# compiled with OpenSSL into the worker), on the image's own mirror: the list and the logic that
+# scripts/install.sh uses. The apt lists stay in this stage: the worker build reads them to fetch
+# that source package (`apt-get source`). The runtime stage starts afresh.
 COPY scripts/lib ./scripts/lib
 RUN source scripts/lib/common.sh && source scripts/lib/system-packages.sh \
- && ensure_system_packages --with-build \
- && rm -rf /var/lib/apt/lists/*
+ && ensure_system_packages --with-build
 COPY package.json package-lock.json ./
 # Install scripts stay off, as in install.sh. The optional build secret `extra_ca` (a PEM bundle) is
 # for networks whose proxy re-signs TLS to the npm registry; it is not kept in any layer.
@@ -27,18 +28,22 @@ RUN --mount=type=secret,id=extra_ca \
     if [ -s /run/secrets/extra_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/extra_ca; fi \
  && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 # The native parts, built from source as `npm start` builds them: the mediasoup worker (with the
-# shims in scripts/mediasoup-worker/) and better-sqlite3's addon (node-gyp, against the base's Node.js
-# headers). As with `npm start`, both are cached outside the tree, keyed by version (and shim content,
-# or Node ABI), here in a build cache mount, so that a change to package.json does not cost another
-# compile. The worker is copied out of its cache into the place where mediasoup looks for it.
-# ldd and dpkg -S then list the Debian packages the two link against, for the runtime stage.
+# shims and patches in scripts/mediasoup-worker/, libsrtp from Debian's source package built with
+# OpenSSL and linked in statically, io_uring through Debian's liburing when the build host's kernel
+# is 6.x or later) and better-sqlite3's addon (node-gyp, against the base's Node.js headers). As with
+# `npm start`, both are cached outside the tree, keyed by version (and shim content, or Node ABI),
+# here in a build cache mount, so that a change to package.json does not cost another compile. The
+# worker and its build-info.json (read by the server's startup log) are copied out of the cache into
+# the place where mediasoup looks for it. ldd and dpkg -S then list the Debian packages the two
+# link against, for the runtime stage.
 COPY scripts/build-mediasoup-worker.sh scripts/build-better-sqlite3.sh ./scripts/
 COPY scripts/mediasoup-worker ./scripts/mediasoup-worker
 RUN --mount=type=cache,id=roundtable-bookworm,target=/var/cache/roundtable \
     export ROUNDTABLE_CACHE_DIR=/var/cache/roundtable \
- && bash scripts/build-mediasoup-worker.sh \
+ && cached=$(bash scripts/build-mediasoup-worker.sh) \
  && bin=node_modules/mediasoup/worker/out/Release/mediasoup-worker \
- && cp --remove-destination "$(readlink -f "$bin")" "$bin" \
+ && cp --remove-destination "$cached" "$bin" \
+ && cp "$(dirname "$cached")/build-info.json" "$(dirname "$bin")/" \
  && bash scripts/build-better-sqlite3.sh \
  && for lib in $(ldd "$bin" node_modules/better-sqlite3/build/Release/better_sqlite3.node | awk '/=> \//{ print $3 }'); do \
       dpkg -S "$lib" 2>/dev/null || dpkg -S "$(realpath "$lib")" 2>/dev/null || echo "unowned: $lib" >&2; \
