@@ -4,7 +4,8 @@
 # links it where mediasoup looks by default. Prints the cached binary's path on stdout.
 #   --check          exit 0 when the cached worker exists, its libraries resolve, and mediasoup points at it
 #   --worker-tests   build the worker's own C++ tests (Catch2 v3) from the same sources, shims and
-#                    patches, and run them; nothing is cached (it is a second full compile)
+#                    patches, and run them; nothing is cached (it is a second full compile, ~32 min
+#                    here under load). 3.19.22: 110/111 test cases pass; the other lacks data files
 # ROUNDTABLE_SRTP_CRYPTO=openssl (default) compiles libsrtp 2.5 from Debian's source package with
 # OpenSSL into the worker; =nss links Debian's packaged libsrtp2 (NSS, about 2x slower per packet),
 # kept for side-by-side benchmarks. Beside the binary, build-info.json says what went in.
@@ -70,8 +71,12 @@ if [ "${1:-}" = --worker-tests ]; then
   step "generate flatbuffers" meson compile -C "$build_root/out" flatbuffers-generator
   step "compile tests" meson compile -C "$build_root/out" mediasoup-worker-test
   say "tests built in $(( $(date +%s) - started ))s; running them"
-  "$build_root/out/mediasoup-worker-test" --invisibles --use-colour=yes
-  exit
+  # The npm package leaves out the tests' data files (RTP packet captures): the three sections that
+  # read them fail with "cannot open file".
+  rc=0
+  (cd "$build_root/out" && ./mediasoup-worker-test) || rc=$?
+  rm -rf "$build_root"
+  exit "$rc"
 fi
 if usable; then link_default; exit 0; fi
 
