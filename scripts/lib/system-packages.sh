@@ -88,8 +88,10 @@ ensure_system_packages() {
   fi
   [ "$need_meson" = 1 ] && [ ! -f "$BACKPORTS_SOURCE" ] && write_backports_source
   [ "$need_src" = 1 ] && write_deb_src_source
-  say "installing Debian packages: ${missing:-}$([ "$need_meson" = 1 ] && echo ' meson (bookworm-backports)')$(
-    [ "$need_src" = 1 ] && echo ' (and bookworm source package lists)')"
+  local what="${missing:-}"
+  [ "$need_meson" = 1 ] && what="$what meson (bookworm-backports)"
+  [ "$need_src" = 1 ] && what="$what, bookworm's source package lists (deb-src)"
+  say "installing: $(echo "$what" | sed 's/^[ ,]*//')"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null || fail "apt-get update failed"
   if [ -n "$missing" ]; then
