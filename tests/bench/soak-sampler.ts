@@ -15,18 +15,8 @@ import type { SoakSample } from './soak-report.ts';
 
 const MiB = 1024 * 1024;
 
-interface RouterDump {
-  transportIds: string[];
-  rtpObserverIds: string[];
-  mapProducerIdConsumerIds: Record<string, string[]>;
-  mapConsumerIdProducerId: Record<string, string>;
-  mapDataProducerIdDataConsumerIds: Record<string, string[]>;
-}
-
-interface WorkerDump {
-  routerIds: string[];
-  channelMessageHandlers: { channelRequestHandlers: string[] };
-}
+type RouterDump = types.RouterDump;
+type WorkerDump = types.WorkerDump;
 
 /** VmRSS of a process in MiB; 0 once it is gone. */
 export function processRssMiB(pid: number): number {
@@ -69,8 +59,8 @@ export class SoakSampler {
     const loopDelayMaxMs = this.#loopDelay.max / 1e6;
     this.#loopDelay.reset();
 
-    const workerDumps = (await server.pool.dump()) as WorkerDump[];
-    const routerDumps = (await Promise.all([...this.#routers].filter((r) => !r.closed).map((r) => r.dump()))) as RouterDump[];
+    const workerDumps: WorkerDump[] = await server.pool.dump();
+    const routerDumps: RouterDump[] = await Promise.all([...this.#routers].filter((r) => !r.closed).map((r) => r.dump()));
     const count = (pick: (dump: RouterDump) => number) => routerDumps.reduce((sum, dump) => sum + pick(dump), 0);
 
     this.#gc?.();
@@ -87,9 +77,9 @@ export class SoakSampler {
       fds: readdirSync('/proc/self/fd').length,
       routers: workerDumps.reduce((sum, dump) => sum + dump.routerIds.length, 0),
       transports: count((dump) => dump.transportIds.length),
-      producers: count((dump) => Object.keys(dump.mapProducerIdConsumerIds).length),
-      consumers: count((dump) => Object.keys(dump.mapConsumerIdProducerId).length),
-      dataProducers: count((dump) => Object.keys(dump.mapDataProducerIdDataConsumerIds).length),
+      producers: count((dump) => dump.mapProducerIdConsumerIds.length),
+      consumers: count((dump) => dump.mapConsumerIdProducerId.length),
+      dataProducers: count((dump) => dump.mapDataProducerIdDataConsumerIds.length),
       rtpObservers: count((dump) => dump.rtpObserverIds.length),
       workerObjects: workerDumps.reduce((sum, dump) => sum + dump.channelMessageHandlers.channelRequestHandlers.length, 0),
       rooms: rooms.length,

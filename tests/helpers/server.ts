@@ -60,6 +60,6 @@ export async function workerCounts(server: RoundtableServer) {
     transports: loads.reduce((n, l) => n + l.transports, 0),
     producers: loads.reduce((n, l) => n + l.producers, 0),
     consumers: loads.reduce((n, l) => n + l.consumers, 0),
-    dumpedRouters: (await server.pool.dump()).reduce((n: number, dump) => n + (dump as { routerIds: string[] }).routerIds.length, 0),
+    dumpedRouters: (await server.pool.dump()).reduce((n, dump) => n + dump.routerIds.length, 0),
   };
 }

@@ -136,7 +136,7 @@ describe('one room across workers', () => {
       const rest = await Promise.all(['C', 'D', 'E', 'F'].map(() => TestClient.connect(big.url)));
       const replies = await Promise.all(rest.map((client, i) => client.send('join', { roomId, displayName: `Late ${i}` })));
       expect(replies.every((reply) => reply.ok)).toBe(true);
-      const dumps = async () => (await big.server.pool.dump()).map((dump) => (dump as { routerIds: string[] }).routerIds.length);
+      const dumps = async () => (await big.server.pool.dump()).map((dump) => dump.routerIds.length);
       expect(await dumps()).toEqual([1, 1]);
       expect(big.server.registry.get(roomId)!.routers.all()).toHaveLength(2);
       for (const client of [...first.map((p) => p.client), ...rest]) client.close();

@@ -37,7 +37,7 @@ async function expectNothingOnDeadWorker(server: TestServer['server'], room: Roo
     expect(router.closed).toBe(false);
     expect(router.appData.workerPid).not.toBe(deadPid);
   }
-  const liveRouterIds = new Set((await server.pool.dump()).flatMap((dump) => (dump as { routerIds: string[] }).routerIds));
+  const liveRouterIds = new Set((await server.pool.dump()).flatMap((dump) => dump.routerIds));
   for (const router of routers) expect(liveRouterIds.has(router.id)).toBe(true);
   for (const peer of room.peers.values()) {
     expect(peer.router.closed).toBe(false);

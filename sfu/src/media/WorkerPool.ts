@@ -144,7 +144,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   }
 
   /** Real per-worker state from the live worker processes themselves. */
-  async dump(): Promise<unknown[]> {
+  async dump(): Promise<types.WorkerDump[]> {
     return Promise.all(this.#live().map((slot) => slot.worker.dump()));
   }
 
