@@ -1,7 +1,8 @@
 /**
- * The server side every synthetic benchmark starts from: a loopback RTP sink for the receivers, an
- * in-process Roundtable server, and a record of anything that makes further numbers meaningless
- * (a sink socket failing, a worker dying: the pool replaces it, but its rooms are gone).
+ * The server side every synthetic benchmark starts from: a loopback RTP sink for the receivers (in its
+ * own process), an in-process Roundtable server, and a record of anything that makes further numbers
+ * meaningless (the sink process dying or a socket of it failing, a worker dying: the pool replaces it,
+ * but its rooms are gone).
  */
 import { type TestServer, startTestServer } from '../helpers/server.ts';
 import type { Cleanup } from './cleanup.ts';
@@ -32,7 +33,7 @@ export async function startBenchServer(
   const sink = await RtpSink.open(options.sinkSockets, SINK_RECEIVE_BUFFER, (error) => {
     fatal ??= error;
   });
-  cleanup.add('the RTP sink', () => sink.close());
+  cleanup.add(`the RTP sink (pid ${sink.pid})`, () => sink.close());
   const sfu = await startTestServer({ workers: { count: options.workers } });
   cleanup.add('the server', () => sfu.close());
   sfu.server.pool.on('workerDied', (index, error) => {

@@ -31,6 +31,7 @@ export interface StormRow {
   keyframeRequestsMaxSecond: number;
   workerCpuPercent: (number | null)[];
   nodeCpuPercent: number;
+  sinkCpuPercent: number | null;
 }
 
 export function stormRow(result: StormResult): StormRow {
@@ -49,6 +50,7 @@ export function stormRow(result: StormResult): StormRow {
     keyframeRequestsMaxSecond: Math.max(0, ...result.feedbackPerSecond.map((second) => second.pli + second.fir)),
     workerCpuPercent: result.rates.workerCpuPercent,
     nodeCpuPercent: result.rates.nodeCpuPercent,
+    sinkCpuPercent: result.rates.sinkCpuPercent,
   };
 }
 
@@ -68,6 +70,7 @@ export const stormColumns: Column<StormRow>[] = [
   { header: 'kf req max/s', width: 12, value: (r) => String(r.keyframeRequestsMaxSecond) },
   { header: 'worker cpu %', width: 12, value: (r) => cpu(r.workerCpuPercent) },
   { header: 'node cpu %', width: 10, value: (r) => cell(r.nodeCpuPercent) },
+  { header: 'sink cpu %', width: 10, value: (r) => cell(r.sinkCpuPercent) },
 ];
 
 export function stormJson(plan: StormPlan, result: StormResult, row: StormRow): Record<string, unknown> {
@@ -90,6 +93,7 @@ export function stormJson(plan: StormPlan, result: StormResult, row: StormRow): 
     consumersPerWorker: result.last.loads.map((load) => load.consumers),
     workerCpuPercent: row.workerCpuPercent.map((v) => round(v, 1)),
     nodeCpuPercent: round(row.nodeCpuPercent, 1),
+    sinkCpuPercent: round(row.sinkCpuPercent, 1),
   };
 }
 
@@ -132,6 +136,7 @@ export function rampColumns(): Column<RampStep>[] {
     { header: 'sink drops', width: 10, value: (r) => String(r.sinkKernelDrops) },
     { header: 'worker cpu %', width: 12, value: (r) => cpu(r.workerCpuPercent) },
     { header: 'node cpu %', width: 10, value: (r) => cell(r.nodeCpuPercent) },
+    { header: 'sink cpu %', width: 10, value: (r) => cell(r.sinkCpuPercent) },
     { header: 'ffmpeg cpu %', width: 12, value: (r) => cell(r.ffmpegCpuPercent) },
     { header: 'ok', width: 3, value: (r) => (limitsExceeded(r).length === 0 ? 'yes' : 'no') },
   ];
@@ -142,7 +147,7 @@ export function rampProgressLine(phase: string, viewers: number, rates: Interval
     `${phase} | ${viewers} viewers | out ${cell(rates.outPacketsPerSecond)} pkt/s ` +
     `(${cell(rates.outMbitPerSecond, 1)} Mbit/s) | loss audio ${cell(rates.lossPercentByKind.audio, 2)}% ` +
     `video ${cell(rates.lossPercentByKind.video, 2)}% | sink drops ${rates.sinkKernelDrops} | ` +
-    `worker cpu ${cpu(rates.workerCpuPercent)}% | node ${cell(rates.nodeCpuPercent)}% | ffmpeg ${cell(rates.ffmpegCpuPercent)}%`
+    `worker cpu ${cpu(rates.workerCpuPercent)}% | node ${cell(rates.nodeCpuPercent)}% | sink ${cell(rates.sinkCpuPercent)}% | ffmpeg ${cell(rates.ffmpegCpuPercent)}%`
   );
 }
 
@@ -163,6 +168,7 @@ export function rampStepJson(step: RampStep): Record<string, unknown> {
     probePacketsPerSecond: round(step.probePacketsPerSecond, 1),
     workerCpuPercent: step.workerCpuPercent.map((v) => round(v, 1)),
     nodeCpuPercent: round(step.nodeCpuPercent, 1),
+    sinkCpuPercent: round(step.sinkCpuPercent, 1),
     ffmpegCpuPercent: round(step.ffmpegCpuPercent, 1),
     withinLimits: limitsExceeded(step).length === 0,
   };

@@ -11,7 +11,6 @@ import type { RtpSink } from './rtp-sink.ts';
 import { type FeedbackCounts, feedbackSent } from './synthetic-publisher.ts';
 import type { ConsumerObserver, ReceiverFleet } from './synthetic-receivers.ts';
 import { cell } from './table.ts';
-import { isVp8KeyframeStart } from './vp8-keyframe.ts';
 
 /**
  * Times each video consumer from the start of its creation to its first keyframe packet at the sink.
@@ -26,10 +25,13 @@ export class FirstFrameTimer {
     this.#sink = sink;
   }
 
-  /** For ReceiverFleet: called for every consumer, before it is resumed. */
+  /**
+   * For ReceiverFleet: called for every consumer, before it is resumed. `startedAt` and the sink's
+   * arrival time are both sinkClock() readings (epoch-based), so they compare across the processes.
+   */
   readonly observe: ConsumerObserver = (consumer, ssrc, startedAt) => {
     if (!this.#armed || consumer.kind !== 'video') return;
-    this.#sink.watchFirst(ssrc, isVp8KeyframeStart, (at) => this.#milliseconds.push(at - startedAt));
+    this.#sink.watchFirst(ssrc, 'vp8-keyframe', (at) => this.#milliseconds.push(at - startedAt));
   };
 
   arm(armed: boolean): void {
@@ -140,7 +142,7 @@ export async function runJoinStorm(plan: StormPlan, context: StormContext): Prom
         `storm ${Math.round((current.snapshot.at - t0) / 1000)} s | ${joined}/${plan.viewers} joined | ` +
           `${timer.milliseconds.length} first frames | speaker got PLI ${requests.pli}, FIR ${requests.fir}, NACK ${requests.nack} | ` +
           `out ${cell(rates.outPacketsPerSecond)} pkt/s | worker cpu ${rates.workerCpuPercent.map((v) => cell(v)).join('/')}% | ` +
-          `node ${cell(rates.nodeCpuPercent)}%`,
+          `node ${cell(rates.nodeCpuPercent)}% | sink ${cell(rates.sinkCpuPercent)}%`,
       );
       previous = current;
       now = performance.now();

@@ -21,6 +21,8 @@ import {
 import { FirstFrameTimer, type StormPlan, runJoinStorm } from './broadcast-storm.ts';
 import { Cleanup } from './cleanup.ts';
 import {
+  DEFAULT_SRTP,
+  type SrtpChoice,
   ToolError,
   UsageError,
   frameSize,
@@ -30,6 +32,8 @@ import {
   positiveNumber,
   progress,
   runTool,
+  srtpChoice,
+  srtpSuiteOf,
 } from './cli.ts';
 import { requireFfmpeg } from './ffmpeg-source.ts';
 import type { SnapshotSources } from './forwarding-sampler.ts';
@@ -46,7 +50,7 @@ const USAGE = `Usage: node --import tsx tests/bench/broadcast.ts [options]
 One speaker (ffmpeg-fed VP8 + Opus) to many synthetic viewers, each consuming audio and video, spread
 evenly over the workers. Phase 1, a join storm: time to first frame per viewer and the keyframe
 requests that reach the speaker. Phase 2, a ramp: packets forwarded, loss and CPU per worker at each
-step. Everything runs on 127.0.0.1.
+step. The RTP sink runs in its own process, its CPU shown apart. Everything runs on 127.0.0.1.
 
   --workers N               mediasoup workers (default 2); viewers are split evenly over them
   --storm N                 viewers joining in the storm (default 100)
@@ -60,6 +64,9 @@ step. Everything runs on 127.0.0.1.
   --fps N                   video frame rate (default 30)
   --receivers-per-socket N  viewers sharing one sink socket (default 100)
   --concurrency N           viewers set up in parallel during the ramp (default 16)
+  --srtp SUITE              how the viewers get their media: AEAD_AES_256_GCM (default: what
+                            browsers negotiate with mediasoup), AEAD_AES_128_GCM,
+                            AES_CM_128_HMAC_SHA1_80, or none (plain RTP, no encryption)
   -h, --help                this text
 
 Progress goes to stderr; stdout gets the storm table, one ramp row per step, the capacity line, then
@@ -79,6 +86,7 @@ interface Options {
   fps: number;
   receiversPerSocket: number;
   concurrency: number;
+  srtp: SrtpChoice;
 }
 
 function parseOptions(argv: string[]): Options | undefined {
@@ -98,6 +106,7 @@ function parseOptions(argv: string[]): Options | undefined {
       fps: { type: 'string', default: '30' },
       'receivers-per-socket': { type: 'string', default: '100' },
       concurrency: { type: 'string', default: '16' },
+      srtp: { type: 'string', default: DEFAULT_SRTP },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -116,6 +125,7 @@ function parseOptions(argv: string[]): Options | undefined {
     fps: positiveInt('fps', values.fps),
     receiversPerSocket: positiveInt('receivers-per-socket', values['receivers-per-socket']),
     concurrency: positiveInt('concurrency', values.concurrency),
+    srtp: srtpChoice('srtp', values.srtp),
   };
   // The storm's viewers stay for the ramp, which only ever adds.
   if (options.steps[0]! < options.storm) {
@@ -165,12 +175,13 @@ async function main(signal: AbortSignal): Promise<number> {
     const fleet = new ReceiverFleet(
       rooms.map((room) => ({ router: room.router, producerIds })),
       sink,
+      srtpSuiteOf(options.srtp),
       timer.observe,
     );
     cleanup.add('the viewers', () => fleet.close());
     const sources: SnapshotSources = { pool: sfu.server.pool, sink, producers: speaker.producers, ffmpegPid: ffmpeg.pid };
 
-    progress(TOOL, stageLine(stage, options.workers, ffmpegVersion, `VP8 ${options.width}x${options.height}@${options.fps} ${options.videoKbps} kbps + Opus`));
+    progress(TOOL, stageLine(stage, options.workers, ffmpegVersion, `VP8 ${options.width}x${options.height}@${options.fps} ${options.videoKbps} kbps + Opus`, options.srtp));
 
     // Phase 1: the join storm.
     const plan: StormPlan = { viewers: options.storm, seconds: options.stormSeconds, firstFrameTimeoutMs: FIRST_FRAME_TIMEOUT_MS };

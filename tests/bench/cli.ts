@@ -1,5 +1,7 @@
 /** What the benchmark tools share on the command line: flag parsing, progress output, exit codes, Ctrl-C. */
 
+import { SRTP_SUITES, type SrtpSuite, isSrtpSuite } from './srtp.ts';
+
 /** A bad flag: reported with the usage text and exit code 2, rather than as a crash. */
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -51,6 +53,28 @@ export function frameSize(flag: string, raw: string): { width: number; height: n
   // VP8 needs even dimensions for 4:2:0 chroma.
   if (width % 2 || height % 2) throw new UsageError(`--${flag} needs even width and height (got "${raw}")`);
   return { width, height };
+}
+
+/** How the synthetic receivers get their media: an SRTP suite, or `none` for plain RTP. */
+export type SrtpChoice = SrtpSuite | 'none';
+
+/** What browsers negotiate with mediasoup, so the SFU pays for the same encryption it does for them. */
+export const DEFAULT_SRTP: SrtpChoice = 'AEAD_AES_256_GCM';
+
+/** `--srtp SUITE`, for the tools with synthetic receivers. */
+export function srtpChoice(flag: string, raw: string): SrtpChoice {
+  if (raw === 'none' || isSrtpSuite(raw)) return raw;
+  throw new UsageError(`--${flag} must be one of ${[...SRTP_SUITES, 'none'].join(', ')} (got "${raw}")`);
+}
+
+/** The suite to set up receivers with; undefined for plain RTP. */
+export function srtpSuiteOf(choice: SrtpChoice): SrtpSuite | undefined {
+  return choice === 'none' ? undefined : choice;
+}
+
+/** How a progress line names it. */
+export function describeSrtp(choice: SrtpChoice): string {
+  return choice === 'none' ? 'receivers on plain RTP' : `receivers on SRTP ${choice}`;
 }
 
 /** Progress goes to stderr so that stdout holds only the results tables and the JSON summary. */

@@ -27,6 +27,7 @@ export function resultColumns(): Column<StepResult>[] {
     { header: 'sink drops', width: 10, value: (r) => String(r.sinkKernelDrops) },
     { header: 'worker cpu %', width: 12, value: (r) => cpu(r.workerCpuPercent) },
     { header: 'node cpu %', width: 10, value: (r) => cell(r.nodeCpuPercent) },
+    { header: 'sink cpu %', width: 10, value: (r) => cell(r.sinkCpuPercent) },
     { header: 'ffmpeg cpu %', width: 12, value: (r) => cell(r.ffmpegCpuPercent) },
   ];
 }
@@ -36,7 +37,7 @@ export function progressLine(phase: string, receivers: number, rates: IntervalRa
     `${phase} | ${receivers} receivers | out ${cell(rates.outPacketsPerSecond)} pkt/s ` +
     `(${cell(rates.outMbitPerSecond, 1)} Mbit/s) | loss ${cell(rates.lossPercent, 2)}% | ` +
     `sink drops ${rates.sinkKernelDrops} | worker cpu ${cpu(rates.workerCpuPercent)}% | ` +
-    `node ${cell(rates.nodeCpuPercent)}% | ffmpeg ${cell(rates.ffmpegCpuPercent)}%`
+    `node ${cell(rates.nodeCpuPercent)}% | sink ${cell(rates.sinkCpuPercent)}% | ffmpeg ${cell(rates.ffmpegCpuPercent)}%`
   );
 }
 
@@ -57,6 +58,7 @@ export function stepJson(result: StepResult): Record<string, unknown> {
     probePacketsPerSecond: round(result.probePacketsPerSecond, 1),
     workerCpuPercent: result.workerCpuPercent.map((v) => round(v, 1)),
     nodeCpuPercent: round(result.nodeCpuPercent, 1),
+    sinkCpuPercent: round(result.sinkCpuPercent, 1),
     ffmpegCpuPercent: round(result.ffmpegCpuPercent, 1),
   };
 }

@@ -22,8 +22,10 @@ export interface Snapshot {
   kernelDrops: number;
   /** By worker index; the pid tells a replaced (crashed) worker apart. */
   workerCpu: ({ pid: number; seconds: number } | undefined)[];
-  /** This process: the sink and the control of the workers. */
+  /** This process: the server's control of the workers and the benchmark itself (the sink runs apart). */
   nodeCpuMicros: number;
+  /** The sink process; undefined once it is gone. */
+  sinkCpuSeconds: number | undefined;
   ffmpegCpuSeconds: number | undefined;
   producerPackets: number;
   loads: WorkerLoad[];
@@ -48,23 +50,28 @@ export interface IntervalRates {
   probePacketsPerSecond: number;
   /** 100 = one core busy; null when the worker was replaced during the interval. */
   workerCpuPercent: (number | null)[];
+  /** This process without the sink: the in-process server's control plane and the tool. */
   nodeCpuPercent: number;
+  /** The sink process, reading every packet (and decrypting the few it must read). */
+  sinkCpuPercent: number | null;
   ffmpegCpuPercent: number | null;
 }
 
 export async function takeSnapshot(sources: SnapshotSources): Promise<Snapshot> {
   const loads = sources.pool.loads();
   const packets = await producerPackets(sources.producers);
+  const sink = await sources.sink.totals();
   const ownCpu = process.cpuUsage();
   return {
     at: performance.now(),
-    sink: sources.sink.totals(),
+    sink,
     kernelDrops: sources.sink.kernelDrops(),
     workerCpu: loads.map((load) => {
       const seconds = processCpuSeconds(load.pid);
       return seconds === undefined ? undefined : { pid: load.pid, seconds };
     }),
     nodeCpuMicros: ownCpu.user + ownCpu.system,
+    sinkCpuSeconds: processCpuSeconds(sources.sink.pid),
     ffmpegCpuSeconds: sources.ffmpegPid === undefined ? undefined : processCpuSeconds(sources.ffmpegPid),
     producerPackets: packets,
     loads,
@@ -72,6 +79,9 @@ export async function takeSnapshot(sources: SnapshotSources): Promise<Snapshot> 
 }
 
 const percentOf = (cpuSeconds: number, wallSeconds: number): number => (cpuSeconds / wallSeconds) * 100;
+
+const cpuPercentBetween = (from: number | undefined, to: number | undefined, wallSeconds: number): number | null =>
+  from !== undefined && to !== undefined ? percentOf(to - from, wallSeconds) : null;
 
 function lossPercent(packets: number, expected: number): number | null {
   // A reordered packet can make `packets` exceed `expected` in a short window: that is not negative loss.
@@ -106,9 +116,7 @@ export function ratesBetween(from: Snapshot, to: Snapshot): IntervalRates {
       return now && before && now.pid === before.pid ? percentOf(now.seconds - before.seconds, seconds) : null;
     }),
     nodeCpuPercent: percentOf((to.nodeCpuMicros - from.nodeCpuMicros) / 1e6, seconds),
-    ffmpegCpuPercent:
-      to.ffmpegCpuSeconds !== undefined && from.ffmpegCpuSeconds !== undefined
-        ? percentOf(to.ffmpegCpuSeconds - from.ffmpegCpuSeconds, seconds)
-        : null,
+    sinkCpuPercent: cpuPercentBetween(from.sinkCpuSeconds, to.sinkCpuSeconds, seconds),
+    ffmpegCpuPercent: cpuPercentBetween(from.ffmpegCpuSeconds, to.ffmpegCpuSeconds, seconds),
   };
 }

@@ -9,6 +9,8 @@ import { parseArgs } from 'node:util';
 import { version as mediasoupVersion } from 'mediasoup';
 import { Cleanup } from './cleanup.ts';
 import {
+  DEFAULT_SRTP,
+  type SrtpChoice,
   ToolError,
   UsageError,
   frameSize,
@@ -18,6 +20,8 @@ import {
   positiveNumber,
   progress,
   runTool,
+  srtpChoice,
+  srtpSuiteOf,
 } from './cli.ts';
 import { requireFfmpeg } from './ffmpeg-source.ts';
 import { type StepResult, progressLine, resultColumns, stepJson } from './forwarding-report.ts';
@@ -33,7 +37,8 @@ const TOOL = 'forwarding';
 const USAGE = `Usage: node --import tsx tests/bench/forwarding.ts [options]
 
 Ramps synthetic receivers of one ffmpeg-fed publisher and reports, per step, packets forwarded,
-loss at the receivers and CPU per mediasoup worker. Everything runs on 127.0.0.1.
+loss at the receivers and CPU per mediasoup worker, the benchmark's own process and the RTP sink
+(a process of its own). Everything runs on 127.0.0.1.
 
   --workers N               mediasoup workers (default 1); receivers are split evenly over them
   --steps A,B,...           receivers at each step, increasing (default 100,250,500,1000,1500,2000)
@@ -45,6 +50,9 @@ loss at the receivers and CPU per mediasoup worker. Everything runs on 127.0.0.1
   --fps N                   video frame rate (default 30)
   --receivers-per-socket N  receivers sharing one sink socket (default 100)
   --concurrency N           receivers set up in parallel (default 16)
+  --srtp SUITE              how the receivers get their media: AEAD_AES_256_GCM (default: what
+                            browsers negotiate with mediasoup), AEAD_AES_128_GCM,
+                            AES_CM_128_HMAC_SHA1_80, or none (plain RTP, no encryption)
   -h, --help                this text
 
 Progress goes to stderr; stdout gets one table row per step, then one line of JSON.
@@ -62,6 +70,7 @@ interface Options {
   fps: number;
   receiversPerSocket: number;
   concurrency: number;
+  srtp: SrtpChoice;
 }
 
 function parseOptions(argv: string[]): Options | undefined {
@@ -80,6 +89,7 @@ function parseOptions(argv: string[]): Options | undefined {
       fps: { type: 'string', default: '30' },
       'receivers-per-socket': { type: 'string', default: '100' },
       concurrency: { type: 'string', default: '16' },
+      srtp: { type: 'string', default: DEFAULT_SRTP },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -97,6 +107,7 @@ function parseOptions(argv: string[]): Options | undefined {
     fps: positiveInt('fps', values.fps),
     receiversPerSocket: positiveInt('receivers-per-socket', values['receivers-per-socket']),
     concurrency: positiveInt('concurrency', values.concurrency),
+    srtp: srtpChoice('srtp', values.srtp),
   };
 }
 
@@ -136,11 +147,12 @@ async function main(signal: AbortSignal): Promise<number> {
     const fleet = new ReceiverFleet(
       rooms.map((room) => ({ router: room.router, producerIds })),
       sink,
+      srtpSuiteOf(options.srtp),
     );
     cleanup.add('the receivers', () => fleet.close());
     const sources: SnapshotSources = { pool: sfu.server.pool, sink, producers: publisher.producers, ffmpegPid: ffmpeg.pid };
 
-    progress(TOOL, stageLine(stage, options.workers, ffmpegVersion, `VP8 ${options.width}x${options.height}@${options.fps} ${options.videoKbps} kbps${options.audio ? ' + Opus' : ''}`));
+    progress(TOOL, stageLine(stage, options.workers, ffmpegVersion, `VP8 ${options.width}x${options.height}@${options.fps} ${options.videoKbps} kbps${options.audio ? ' + Opus' : ''}`, options.srtp));
 
     /** Holds the current load for `seconds`, printing a progress line each second; undefined if interrupted. */
     const hold = (seconds: number, phase: string): Promise<HoldResult | undefined> =>

@@ -9,6 +9,8 @@ import type { types } from 'mediasoup';
 import { sleep } from './cli.ts';
 import type { LayoutPlan, Wanted } from './layout-plans.ts';
 import type { RtpSink } from './rtp-sink.ts';
+import type { SrtpSuite } from './srtp.ts';
+import { createReceiverTransport, sendingKey } from './synthetic-receivers.ts';
 
 /** Bandwidth estimation, which plain-RTP receivers cannot take part in. */
 const BWE_FEEDBACK = new Set(['transport-cc', 'goog-remb']);
@@ -85,12 +87,14 @@ export class MeetingReceivers {
   /**
    * Sets up a receiver for each participant, consuming every other participant's producer (paused,
    * as the server creates them). `producers[i]` is participant i's camera; receiver i uses sink
-   * socket i. Each consumer's SSRC is watched before anything can be forwarded to it.
+   * socket i. Each consumer's SSRC is watched before anything can be forwarded to it. With `srtp`,
+   * every receiver's transport encrypts with that suite.
    */
   static async create(
     router: types.Router,
     producers: readonly types.Producer[],
     sink: RtpSink,
+    srtp: SrtpSuite | undefined,
     signal: AbortSignal,
     onProgress: (done: number) => void,
   ): Promise<MeetingReceivers> {
@@ -98,20 +102,21 @@ export class MeetingReceivers {
     const rtpCapabilities = capabilitiesWithoutBwe(router);
     try {
       for (let receiver = 0; receiver < producers.length && !signal.aborted; receiver++) {
-        const transport = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
+        const transport = await createReceiverTransport(router, sink.portFor(receiver), srtp);
         receivers.#transports.push(transport);
-        await transport.connect({ ip: '127.0.0.1', port: sink.portFor(receiver) });
         for (const [publisher, producer] of producers.entries()) {
           if (publisher === receiver) continue;
           const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities, paused: true });
           if (consumer.type !== 'simulcast') throw new Error(`consumer of participant ${publisher} is ${consumer.type}, not simulcast`);
           const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
           if (ssrc === undefined) throw new Error(`consumer ${consumer.id} has no SSRC`);
-          sink.watch(ssrc, 'video');
+          sink.watch(ssrc, 'video', sendingKey(transport));
           receivers.#consumers.push({ receiver, publisher, consumer });
         }
         onProgress(receiver + 1);
       }
+      // The consumers are resumed later, by apply(): by then the sink must know every SSRC.
+      await sink.synced();
     } catch (error) {
       receivers.close();
       throw error;

@@ -39,6 +39,7 @@ export function resultColumns(): Column<LayoutResult>[] {
     { header: 'sink drops', width: 10, value: (r) => String(r.sinkKernelDrops) },
     { header: 'worker cpu %', width: 12, value: (r) => cpu(r.workerCpuPercent) },
     { header: 'node cpu %', width: 10, value: (r) => cell(r.nodeCpuPercent) },
+    { header: 'sink cpu %', width: 10, value: (r) => cell(r.sinkCpuPercent) },
     { header: 'ffmpeg cpu %', width: 12, value: (r) => cell(r.ffmpegCpuPercent) },
     { header: 'vs naive', width: 8, value: (r) => cell(r.ratioToNaive, 3) },
   ];
@@ -48,7 +49,7 @@ export function progressLine(phase: string, rates: IntervalRates): string {
   return (
     `${phase} | out ${cell(rates.outPacketsPerSecond)} pkt/s (${cell(rates.outMbitPerSecond, 1)} Mbit/s) | ` +
     `loss ${cell(rates.lossPercent, 2)}% | sink drops ${rates.sinkKernelDrops} | ` +
-    `worker cpu ${cpu(rates.workerCpuPercent)}% | node ${cell(rates.nodeCpuPercent)}%`
+    `worker cpu ${cpu(rates.workerCpuPercent)}% | node ${cell(rates.nodeCpuPercent)}% | sink ${cell(rates.sinkCpuPercent)}%`
   );
 }
 
@@ -93,6 +94,7 @@ export function resultJson(result: LayoutResult): Record<string, unknown> {
     inPacketsPerSecond: round(result.inPacketsPerSecond, 1),
     workerCpuPercent: result.workerCpuPercent.map((v) => round(v, 1)),
     nodeCpuPercent: round(result.nodeCpuPercent, 1),
+    sinkCpuPercent: round(result.sinkCpuPercent, 1),
     ffmpegCpuPercent: round(result.ffmpegCpuPercent, 1),
     ratioToNaive: round(result.ratioToNaive, 4),
   };

@@ -9,7 +9,20 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { version as mediasoupVersion } from 'mediasoup';
 import { Cleanup } from './cleanup.ts';
-import { UsageError, nonNegativeNumber, positiveInt, positiveNumber, progress, runTool, sleep } from './cli.ts';
+import {
+  DEFAULT_SRTP,
+  type SrtpChoice,
+  UsageError,
+  describeSrtp,
+  nonNegativeNumber,
+  positiveInt,
+  positiveNumber,
+  progress,
+  runTool,
+  sleep,
+  srtpChoice,
+  srtpSuiteOf,
+} from './cli.ts';
 import { requireFfmpeg } from './ffmpeg-source.ts';
 import type { SnapshotSources } from './forwarding-sampler.ts';
 import { type HoldResult, holdLoad } from './hold.ts';
@@ -33,13 +46,16 @@ const USAGE = `Usage: node --import tsx tests/bench/layouts.ts [options]
 A meeting of synthetic participants, each sending a three-layer VP8 simulcast camera (one ffmpeg per
 participant streaming pre-encoded clips) and receiving every other one. Measures the server's egress
 under three layouts, one after the other: naive (everyone at the top layer), grid, and speaker view.
-Everything runs on 127.0.0.1.
+The RTP sink runs in its own process, its CPU shown apart. Everything runs on 127.0.0.1.
 
   --participants N   people in the meeting, at least 2 (default 25); each costs one ffmpeg process
   --workers N        mediasoup workers (default 1); the meeting lives on one of them
   --duration S       seconds measured per layout (default 10)
   --warmup S         seconds after the layers settle before measuring (default 4)
   --layer-wait S     longest wait for every consumer to reach its layer (default 5)
+  --srtp SUITE       how the receivers get their media: AEAD_AES_256_GCM (default: what browsers
+                     negotiate with mediasoup), AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80, or none
+                     (plain RTP, no encryption)
   -h, --help         this text
 
 Progress goes to stderr; stdout gets one table row per layout, then one line of JSON.
@@ -51,6 +67,7 @@ interface Options {
   durationSeconds: number;
   warmupSeconds: number;
   layerWaitSeconds: number;
+  srtp: SrtpChoice;
 }
 
 function parseOptions(argv: string[]): Options | undefined {
@@ -64,6 +81,7 @@ function parseOptions(argv: string[]): Options | undefined {
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '4' },
       'layer-wait': { type: 'string', default: '5' },
+      srtp: { type: 'string', default: DEFAULT_SRTP },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -76,6 +94,7 @@ function parseOptions(argv: string[]): Options | undefined {
     durationSeconds: positiveNumber('duration', values.duration),
     warmupSeconds: nonNegativeNumber('warmup', values.warmup),
     layerWaitSeconds: positiveNumber('layer-wait', values['layer-wait']),
+    srtp: srtpChoice('srtp', values.srtp),
   };
 }
 
@@ -138,8 +157,8 @@ async function main(signal: AbortSignal): Promise<number> {
     progress(
       TOOL,
       `${options.workers} worker(s) (pids ${sfu.server.pool.loads().map((l) => l.pid).join(', ')}), the meeting on worker ` +
-        `${meeting.workerIndex}; ${ffmpegVersion}; ${options.participants} ffmpeg publishers; ` +
-        `sink receive buffer ${sink.receiveBufferBytes} bytes per socket`,
+        `${meeting.workerIndex}; ${ffmpegVersion}; ${options.participants} ffmpeg publishers; ${describeSrtp(options.srtp)}; ` +
+        `sink pid ${sink.pid}, receive buffer ${sink.receiveBufferBytes} bytes per socket`,
     );
     const ingress = await measureIngress(meeting, signal);
     if (!ingress) return 130;
@@ -150,6 +169,7 @@ async function main(signal: AbortSignal): Promise<number> {
       meeting.router,
       publishers.map((publisher) => publisher.producer),
       sink,
+      srtpSuiteOf(options.srtp),
       signal,
       (done) => {
         if (performance.now() - lastReport < 1000) return;

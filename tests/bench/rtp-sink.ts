@@ -2,14 +2,22 @@
  * The far end of the synthetic consumers: UDP sockets on 127.0.0.1 that count RTP packets per SSRC
  * and find loss from gaps in RTP sequence numbers. Several consumers share one socket; mediasoup gives
  * every consumer its own SSRC, which tells their streams apart.
+ *
+ * The sockets live in a child process (rtp-sink-process.ts), so that reading every packet does not
+ * share the benchmark's event loop and its CPU can be measured apart. This class is the parent's
+ * handle on it: registrations are batched to the child, totals are asked for when needed.
  */
-import dgram from 'node:dgram';
+import { type ChildProcess, fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { ToolError } from './cli.ts';
 import { udpReceiveDrops } from './linux-proc.ts';
+import type { SrtpKey } from './srtp.ts';
 
 export interface MediaTotals {
   /** RTP packets received, all streams. */
   packets: number;
+  /** UDP payload bytes: with SRTP, the authentication tag included. */
   bytes: number;
   /** Packets the sequence numbers say were sent (received + lost), all streams. */
   expected: number;
@@ -26,170 +34,238 @@ export interface SinkTotals extends MediaTotals {
   otherRtp: number;
 }
 
-/** Packets and bytes of one kind of stream, found from the SSRC with one map lookup per packet. */
-interface KindCounter {
-  kind: string;
-  packets: number;
-  bytes: number;
-}
+/** Packet tests the sink process knows by name (functions cannot cross to it). */
+export type SinkMatcher = 'vp8-keyframe';
 
-interface StreamCounter {
-  kind: KindCounter;
-  /** Extended (never wrapping) sequence numbers. */
-  firstSeq: number;
-  highestSeq: number;
-}
+/** Parent → child. */
+export type SinkCommand =
+  | { type: 'open'; socketCount: number; receiveBufferBytes: number }
+  | { type: 'watch'; ssrc: number; kind: string; srtp?: SrtpKey }
+  | { type: 'watchFirst'; ssrc: number; matcher: SinkMatcher }
+  | { type: 'batch'; commands: SinkCommand[]; ack?: number }
+  | { type: 'totals'; id: number }
+  | { type: 'close' };
 
-interface FirstMatch {
-  test: (packet: Buffer) => boolean;
-  onMatch: (at: number) => void;
-}
+/** Child → parent. */
+export type SinkEvent =
+  | { type: 'opened'; ports: number[]; receiveBufferBytes: number }
+  | { type: 'ack'; id: number }
+  | { type: 'totals'; id: number; totals: SinkTotals }
+  /** `at` is performance.timeOrigin + performance.now() in the child: comparable across processes. */
+  | { type: 'match'; ssrc: number; at: number }
+  | { type: 'error'; message: string };
 
-const SEQ_MODULO = 65_536;
+const CHILD = fileURLToPath(new URL('./rtp-sink-process.ts', import.meta.url));
+/** `--import tsx` is resolved from the working directory: the repository's root, where tsx is installed. */
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const START_TIMEOUT_MS = 15_000;
+const CLOSE_TIMEOUT_MS = 2_000;
+
+/** A time comparable with the sink's arrival times: ms since the epoch, sub-millisecond resolution. */
+export function sinkClock(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 export class RtpSink {
-  readonly #sockets: dgram.Socket[];
-  readonly #ports: Set<number>;
-  readonly #streams = new Map<number, StreamCounter>();
-  readonly #watched = new Map<number, KindCounter>();
-  readonly #kinds = new Map<string, KindCounter>();
-  readonly #firstMatches = new Map<number, FirstMatch>();
-  #rtcp = 0;
-  #otherRtp = 0;
-  #packets = 0;
-  #bytes = 0;
+  readonly #child: ChildProcess;
+  readonly #ports: number[];
+  readonly #receiveBufferBytes: number;
+  readonly #onError: (error: Error) => void;
+  readonly #matches = new Map<number, (at: number) => void>();
+  /** Requests waiting for the child's answer (totals, acks), by id. */
+  readonly #requests = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  #pending: SinkCommand[] = [];
+  #flushScheduled = false;
+  #nextId = 1;
+  #failure: Error | undefined;
+  #closing = false;
 
-  private constructor(sockets: dgram.Socket[]) {
-    this.#sockets = sockets;
-    this.#ports = new Set(sockets.map((socket) => socket.address().port));
-    for (const socket of sockets) socket.on('message', (packet) => this.#onPacket(packet));
+  private constructor(child: ChildProcess, ports: number[], receiveBufferBytes: number, onError: (error: Error) => void) {
+    this.#child = child;
+    this.#ports = ports;
+    this.#receiveBufferBytes = receiveBufferBytes;
+    this.#onError = onError;
+    child.on('message', (message) => this.#onEvent(message as SinkEvent));
+    child.on('exit', (code, signal) => {
+      if (this.#closing) return;
+      this.#fail(new ToolError(`the RTP sink process (pid ${child.pid}) exited (${signal ?? `code ${code}`}); stopping`));
+    });
+    child.on('error', (error) => this.#fail(new ToolError(`the RTP sink process (pid ${child.pid}) failed: ${error.message}`)));
   }
 
   /**
-   * Opens `socketCount` sockets. A large receive buffer lets a busy sink absorb bursts; the kernel caps
-   * it at net.core.rmem_max, and `receiveBufferBytes` reports what was granted.
+   * Starts the sink process and opens `socketCount` sockets in it. A large receive buffer lets a busy
+   * sink absorb bursts; the kernel caps it at net.core.rmem_max, and `receiveBufferBytes` reports what
+   * was granted. `onError` is told once if the sink fails later (a socket error, the process dying).
    */
   static async open(socketCount: number, receiveBufferBytes: number, onError: (error: Error) => void): Promise<RtpSink> {
-    const sockets: dgram.Socket[] = [];
+    const child = fork(CHILD, [], {
+      cwd: REPO_ROOT,
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     try {
-      for (let i = 0; i < socketCount; i++) {
-        const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: receiveBufferBytes });
-        sockets.push(socket);
-        await new Promise<void>((resolve, reject) => {
-          socket.once('error', reject);
-          socket.bind(0, '127.0.0.1', () => {
-            socket.off('error', reject);
-            resolve();
-          });
-        });
-        socket.on('error', onError);
-      }
+      const opened = await new Promise<Extract<SinkEvent, { type: 'opened' }>>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new ToolError(`the RTP sink process did not start in ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+        const settle = (): void => {
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          child.off('exit', onExit);
+          child.off('error', reject);
+        };
+        const onMessage = (message: SinkEvent): void => {
+          settle();
+          if (message.type === 'opened') resolve(message);
+          else reject(new ToolError(`the RTP sink could not open its sockets: ${message.type === 'error' ? message.message : message.type}`));
+        };
+        const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+          settle();
+          reject(new ToolError(`the RTP sink process exited while starting (${signal ?? `code ${code}`})`));
+        };
+        child.on('message', onMessage);
+        child.on('exit', onExit);
+        child.on('error', reject);
+        child.send({ type: 'open', socketCount, receiveBufferBytes } satisfies SinkCommand);
+      });
+      return new RtpSink(child, opened.ports, opened.receiveBufferBytes, onError);
     } catch (error) {
-      for (const socket of sockets) socket.close();
+      child.kill('SIGKILL');
       throw error;
     }
-    return new RtpSink(sockets);
+  }
+
+  /** The sink process, whose CPU is the sink's. */
+  get pid(): number {
+    return this.#child.pid!;
   }
 
   /** The socket for the i-th consumer: consumers are spread evenly over the sockets. */
   portFor(index: number): number {
-    return this.#sockets[index % this.#sockets.length]!.address().port;
+    return this.#ports[index % this.#ports.length]!;
   }
 
   /**
-   * Counts this SSRC's packets as media (a consumer's stream) of the given kind. Call before the
-   * consumer is resumed.
+   * Counts this SSRC's packets as media (a consumer's stream) of the given kind. `srtp` is the key the
+   * sending transport encrypts with (mediasoup's transport.srtpParameters), needed only if the SSRC
+   * is also given to watchFirst. Sent to the sink in a batch: call `synced()` before the consumer is
+   * resumed.
    */
-  watch(ssrc: number, kind = 'media'): void {
-    let counter = this.#kinds.get(kind);
-    if (!counter) {
-      counter = { kind, packets: 0, bytes: 0 };
-      this.#kinds.set(kind, counter);
-    }
-    this.#watched.set(ssrc, counter);
+  watch(ssrc: number, kind = 'media', srtp?: SrtpKey): void {
+    this.#queue(srtp ? { type: 'watch', ssrc, kind, srtp } : { type: 'watch', ssrc, kind });
   }
 
   /**
-   * Calls `onMatch` once, with the performance.now() time of arrival, for the first packet of this
-   * watched SSRC that passes `test` (the whole RTP packet). Only SSRCs with a pending match pay for the
-   * test, so it can run on every packet.
+   * Calls `onMatch` once, with the arrival time (as `sinkClock()` tells it), for the first packet of
+   * this watched SSRC that passes the named test. With SRTP, the sink decrypts only the packets of
+   * SSRCs with a pending match, with the key given to watch().
    */
-  watchFirst(ssrc: number, test: (packet: Buffer) => boolean, onMatch: (at: number) => void): void {
-    this.#firstMatches.set(ssrc, { test, onMatch });
+  watchFirst(ssrc: number, matcher: SinkMatcher, onMatch: (at: number) => void): void {
+    this.#matches.set(ssrc, onMatch);
+    this.#queue({ type: 'watchFirst', ssrc, matcher });
+  }
+
+  /** Resolves once the sink has every registration made so far, so nothing sent after can be missed. */
+  synced(): Promise<void> {
+    const id = this.#nextId++;
+    const done = this.#request<void>(id);
+    this.#send({ type: 'batch', commands: this.#takePending(), ack: id });
+    return done;
   }
 
   get receiveBufferBytes(): number {
-    return this.#sockets[0]?.getRecvBufferSize() ?? 0;
+    return this.#receiveBufferBytes;
   }
 
-  totals(): SinkTotals {
-    let expected = 0;
-    const byKind: Record<string, MediaTotals> = {};
-    for (const { kind, packets, bytes } of this.#kinds.values()) byKind[kind] = { packets, bytes, expected: 0, streams: 0 };
-    for (const stream of this.#streams.values()) {
-      const streamExpected = stream.highestSeq - stream.firstSeq + 1;
-      expected += streamExpected;
-      const ofKind = byKind[stream.kind.kind]!;
-      ofKind.expected += streamExpected;
-      ofKind.streams++;
-    }
-    return {
-      packets: this.#packets,
-      bytes: this.#bytes,
-      expected,
-      streams: this.#streams.size,
-      byKind,
-      rtcp: this.#rtcp,
-      otherRtp: this.#otherRtp,
-    };
+  /** What the sink has counted so far (after every registration made before this call). */
+  totals(): Promise<SinkTotals> {
+    this.#flush();
+    const id = this.#nextId++;
+    const done = this.#request<SinkTotals>(id);
+    this.#send({ type: 'totals', id });
+    return done;
   }
 
   /** Datagrams the kernel dropped on these sockets because the sink did not read them in time. */
   kernelDrops(): number {
-    return udpReceiveDrops(this.#ports);
+    return udpReceiveDrops(new Set(this.#ports));
   }
 
-  close(): void {
-    for (const socket of this.#sockets) socket.close();
+  /** Stops the sink process: asked first, killed if it does not go. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const child = this.#child;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    if (child.connected) child.send({ type: 'close' } satisfies SinkCommand, () => {});
+    const timer = setTimeout(() => child.kill('SIGKILL'), CLOSE_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+    for (const request of this.#requests.values()) request.reject(new ToolError('the RTP sink is closed'));
+    this.#requests.clear();
   }
 
-  #onPacket(packet: Buffer): void {
-    if (packet.length < 12 || packet[0]! >> 6 !== 2) return; // not RTP or RTCP version 2
-    const payloadType = packet[1]! & 0x7f;
-    // RTCP packet types 192-223 read as payload types 64-95 in the RTP header's position (RFC 5761).
-    if (payloadType >= 64 && payloadType <= 95) {
-      this.#rtcp++;
-      return;
-    }
-    const seq = packet.readUInt16BE(2);
-    const ssrc = packet.readUInt32BE(8);
-    const kind = this.#watched.get(ssrc);
-    if (!kind) {
-      this.#otherRtp++;
-      return;
-    }
-    this.#packets++;
-    this.#bytes += packet.length;
-    kind.packets++;
-    kind.bytes += packet.length;
-    if (this.#firstMatches.size > 0) this.#checkFirstMatch(ssrc, packet);
-    const stream = this.#streams.get(ssrc);
-    if (!stream) {
-      this.#streams.set(ssrc, { kind, firstSeq: seq, highestSeq: seq });
-      return;
-    }
-    // Extend the 16-bit number to the value nearest the highest so far, so a wrap is not a gap and a
-    // late (reordered) packet is not a jump.
-    let extended = stream.highestSeq - (stream.highestSeq % SEQ_MODULO) + seq;
-    if (extended < stream.highestSeq - SEQ_MODULO / 2) extended += SEQ_MODULO;
-    else if (extended > stream.highestSeq + SEQ_MODULO / 2) extended -= SEQ_MODULO;
-    if (extended > stream.highestSeq) stream.highestSeq = extended;
+  #queue(command: SinkCommand): void {
+    this.#pending.push(command);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
   }
 
-  #checkFirstMatch(ssrc: number, packet: Buffer): void {
-    const match = this.#firstMatches.get(ssrc);
-    if (!match || !match.test(packet)) return;
-    this.#firstMatches.delete(ssrc);
-    match.onMatch(performance.now());
+  #takePending(): SinkCommand[] {
+    const commands = this.#pending;
+    this.#pending = [];
+    this.#flushScheduled = false;
+    return commands;
+  }
+
+  #flush(): void {
+    if (this.#pending.length > 0) this.#send({ type: 'batch', commands: this.#takePending() });
+  }
+
+  #request<T>(id: number): Promise<T> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise<T>((resolve, reject) => {
+      this.#requests.set(id, { resolve: (value) => resolve(value as T), reject });
+    });
+  }
+
+  #send(command: SinkCommand): void {
+    if (this.#failure || this.#closing || !this.#child.connected) return;
+    this.#child.send(command, (error) => {
+      if (error) this.#fail(new ToolError(`cannot reach the RTP sink process: ${error.message}`));
+    });
+  }
+
+  #onEvent(event: SinkEvent): void {
+    switch (event.type) {
+      case 'match': {
+        const onMatch = this.#matches.get(event.ssrc);
+        this.#matches.delete(event.ssrc);
+        onMatch?.(event.at);
+        return;
+      }
+      case 'ack':
+      case 'totals': {
+        const request = this.#requests.get(event.id);
+        this.#requests.delete(event.id);
+        request?.resolve(event.type === 'totals' ? event.totals : undefined);
+        return;
+      }
+      case 'error':
+        this.#fail(new ToolError(`RTP sink: ${event.message}`));
+        return;
+      case 'opened':
+        return;
+    }
+  }
+
+  /** Remembers the first failure, tells the owner, and fails every request still waiting. */
+  #fail(error: Error): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    for (const request of this.#requests.values()) request.reject(error);
+    this.#requests.clear();
+    this.#onError(error);
   }
 }

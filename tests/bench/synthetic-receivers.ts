@@ -1,11 +1,12 @@
 /**
  * Synthetic receivers: each is a PlainTransport sending to the RTP sink on 127.0.0.1, with one consumer
- * per producer. No browser, no DTLS/SRTP, no congestion feedback: what is left is mediasoup's
- * forwarding work, which is what the benchmark measures.
+ * per producer. SRTP-encrypted as for a browser (unless told otherwise), but no ICE, no DTLS handshake
+ * and no congestion feedback: what is left is mediasoup's forwarding and encryption work, which is what
+ * the benchmark measures.
  */
-import { performance } from 'node:perf_hooks';
 import type { types } from 'mediasoup';
-import type { RtpSink } from './rtp-sink.ts';
+import { type RtpSink, sinkClock } from './rtp-sink.ts';
+import { type SrtpKey, type SrtpSuite, isSrtpSuite, randomSrtpKey } from './srtp.ts';
 
 export interface ReceiverTarget {
   router: types.Router;
@@ -14,8 +15,8 @@ export interface ReceiverTarget {
 
 /**
  * Told of each consumer once it exists (paused) and its SSRC is watched, before it is resumed, so
- * nothing it forwards can be missed. `startedAt` is the performance.now() time just before
- * transport.consume() was called.
+ * nothing it forwards can be missed. `startedAt` is the sinkClock() time just before
+ * transport.consume() was called, comparable with the sink's arrival times.
  */
 export type ConsumerObserver = (consumer: types.Consumer, ssrc: number, startedAt: number) => void;
 
@@ -24,10 +25,14 @@ export class ReceiverFleet {
   #consumers = 0;
   #nextIndex = 0;
 
-  /** Receivers go round-robin over the targets (one per worker), so each worker gets an equal share. */
+  /**
+   * Receivers go round-robin over the targets (one per worker), so each worker gets an equal share.
+   * With `srtp`, each receiver's transport encrypts with that suite; without, it sends plain RTP.
+   */
   constructor(
     private readonly targets: readonly ReceiverTarget[],
     private readonly sink: RtpSink,
+    private readonly srtp: SrtpSuite | undefined,
     private readonly onConsumer?: ConsumerObserver,
   ) {
     if (targets.length === 0) throw new Error('no router to receive from');
@@ -66,20 +71,53 @@ export class ReceiverFleet {
 
   async #add(index: number): Promise<void> {
     const target = this.targets[index % this.targets.length]!;
-    const transport = await target.router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
+    const transport = await createReceiverTransport(target.router, this.sink.portFor(index), this.srtp);
     this.#transports.push(transport);
-    await transport.connect({ ip: '127.0.0.1', port: this.sink.portFor(index) });
     for (const producerId of target.producerIds) {
       // The router's own capabilities: every codec and header extension it offers, as a browser
       // supporting all of them would declare. Paused first, then resumed, as the server does for peers.
-      const startedAt = performance.now();
+      const startedAt = sinkClock();
       const consumer = await transport.consume({ producerId, rtpCapabilities: target.router.rtpCapabilities, paused: true });
       this.#consumers++;
       const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
       if (ssrc === undefined) throw new Error(`consumer ${consumer.id} has no SSRC`);
-      this.sink.watch(ssrc, consumer.kind);
+      this.sink.watch(ssrc, consumer.kind, sendingKey(transport));
       this.onConsumer?.(consumer, ssrc, startedAt);
+      await this.sink.synced();
       await consumer.resume();
     }
   }
+}
+
+/**
+ * A receiver's transport, connected to a sink socket. With SRTP it is set up as a browser's would be
+ * after DTLS: mediasoup encrypts with its own key (transport.srtpParameters) and is given a random one
+ * for what the receiver would send back (nothing, here).
+ */
+export async function createReceiverTransport(
+  router: types.Router,
+  port: number,
+  srtp: SrtpSuite | undefined,
+): Promise<types.PlainTransport> {
+  const transport = await router.createPlainTransport({
+    listenIp: { ip: '127.0.0.1' },
+    rtcpMux: true,
+    comedia: false,
+    ...(srtp ? { enableSrtp: true, srtpCryptoSuite: srtp } : {}),
+  });
+  try {
+    await transport.connect({ ip: '127.0.0.1', port, ...(srtp ? { srtpParameters: randomSrtpKey(srtp) } : {}) });
+  } catch (error) {
+    transport.close();
+    throw error;
+  }
+  return transport;
+}
+
+/** The key mediasoup encrypts this transport's packets with; undefined for plain RTP. */
+export function sendingKey(transport: types.PlainTransport): SrtpKey | undefined {
+  const parameters = transport.srtpParameters;
+  if (!parameters) return undefined;
+  if (!isSrtpSuite(parameters.cryptoSuite)) throw new Error(`the sink cannot decrypt ${parameters.cryptoSuite}`);
+  return { cryptoSuite: parameters.cryptoSuite, keyBase64: parameters.keyBase64 };
 }

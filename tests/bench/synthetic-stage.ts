@@ -1,13 +1,13 @@
 /**
  * What the synthetic benchmarks share: a sink for receivers, a server with a room per worker, one
  * ffmpeg-fed publisher piped to every room, and a health check that stops a run whose numbers would
- * mean nothing (ffmpeg gone, a worker dead, a sink socket failing).
+ * mean nothing (ffmpeg gone, a worker dead, the sink process or one of its sockets failing).
  */
 import type { TestServer } from '../helpers/server.ts';
 import { startBenchServer } from './bench-server.ts';
 import { type BenchRoom, pipeProducers, roomPerWorker } from './bench-rooms.ts';
 import type { Cleanup } from './cleanup.ts';
-import { ToolError } from './cli.ts';
+import { type SrtpChoice, ToolError, describeSrtp } from './cli.ts';
 import { FfmpegSource } from './ffmpeg-source.ts';
 import type { RtpSink } from './rtp-sink.ts';
 import { type SyntheticPublisher, createPublisher, waitForIngress } from './synthetic-publisher.ts';
@@ -82,11 +82,11 @@ export async function setUpStage(options: StageOptions, cleanup: Cleanup, signal
   return { sink, sfu, rooms, publisher, producerIds, ffmpeg, healthy };
 }
 
-/** The first progress line: which processes and what is being sent. */
-export function stageLine(stage: Stage, workers: number, ffmpegVersion: string, what: string): string {
+/** The first progress line: which processes, what is being sent, and how the receivers get it. */
+export function stageLine(stage: Stage, workers: number, ffmpegVersion: string, what: string, srtp: SrtpChoice): string {
   return (
     `${workers} worker(s) (pids ${stage.sfu.server.pool.loads().map((l) => l.pid).join(', ')}), ` +
     `rooms on workers ${stage.rooms.map((r) => r.workerIndex).join(', ')}; ${ffmpegVersion}; ${what}; ` +
-    `sink receive buffer ${stage.sink.receiveBufferBytes} bytes per socket`
+    `${describeSrtp(srtp)}; sink pid ${stage.sink.pid}, receive buffer ${stage.sink.receiveBufferBytes} bytes per socket`
   );
 }
