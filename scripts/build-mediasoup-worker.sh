@@ -3,6 +3,8 @@
 # caches it outside the checkout keyed by mediasoup version + SRTP crypto + shim/patch content, and
 # links it where mediasoup looks by default. Prints the cached binary's path on stdout.
 #   --check          exit 0 when the cached worker exists, its libraries resolve, and mediasoup points at it
+#   --no-link        build (or find) the cached worker and print its path, but leave the default link
+#                    alone: for side-by-side benchmarks of two builds (tests/bench/engines.ts)
 #   --worker-tests   build the worker's own C++ tests (Catch2 v3) from the same sources, shims and
 #                    patches, and run them; nothing is cached (it is a second full compile, ~32 min
 #                    here under load). 3.19.22: 110/111 test cases pass; the other lacks data files
@@ -26,8 +28,10 @@ cached_bin="$CACHE_DIR/mediasoup-worker/$key/mediasoup-worker"
 default_bin="$MEDIASOUP_DIR/worker/out/Release/mediasoup-worker"
 
 link_default() {
-  mkdir -p "$(dirname "$default_bin")"
-  ln -sfn "$cached_bin" "$default_bin"
+  if [ "${1:-}" != --no-link ]; then
+    mkdir -p "$(dirname "$default_bin")"
+    ln -sfn "$cached_bin" "$default_bin"
+  fi
   echo "$cached_bin"
 }
 
@@ -78,12 +82,12 @@ if [ "${1:-}" = --worker-tests ]; then
   rm -rf "$build_root"
   exit "$rc"
 fi
-if usable; then link_default; exit 0; fi
+if usable; then link_default "${1:-}"; exit 0; fi
 
 mkdir -p "$CACHE_DIR/mediasoup-worker"
 exec 9>"$CACHE_DIR/mediasoup-worker/.lock"
 flock 9   # another install may be building the same worker right now
-if usable; then link_default; exit 0; fi
+if usable; then link_default "${1:-}"; exit 0; fi
 
 build_root="$CACHE_DIR/mediasoup-worker/build-$key"
 log="$CACHE_DIR/mediasoup-worker/build-$key.log"
@@ -106,4 +110,4 @@ INFO
 mv "$cached_bin.tmp" "$cached_bin"
 rm -rf "$build_root"
 say "worker built in $(( $(date +%s) - started ))s, cached at $cached_bin"
-link_default
+link_default "${1:-}"
