@@ -32,8 +32,8 @@ test('three people meet: each decodes video and receives audio from both others 
   for (const camera of cameras) {
     expect(camera.type).toBe('simulcast');
     await expect
-      .poll(async () => (await camera.getStats()).filter((s) => s.byteCount > 0).map((s) => s.rid).sort(), { timeout: 20_000 })
-      .toEqual(['r0', 'r1', 'r2']);
+      .poll(async () => (await camera.getStats()).filter((s) => s.byteCount > 0).map((s) => s.rid).sort(), { timeout: 40_000 })
+      .toEqual(['r0', 'r1', 'r2']); // the publisher's estimate climbs to r2 slowly under load
   }
   await Promise.all(contexts.map((c) => c.close()));
 });
