@@ -64,6 +64,8 @@ step. The RTP sink runs in its own process, its CPU shown apart. Everything runs
   --fps N                   video frame rate (default 30)
   --receivers-per-socket N  viewers sharing one sink socket (default 100)
   --concurrency N           viewers set up in parallel during the ramp (default 16)
+  --bwe                     viewers declare transport-cc and REMB, like browsers, though they send
+                            no feedback: mediasoup then keeps 60 s of send history per viewer (off by default)
   --srtp SUITE              how the viewers get their media: AEAD_AES_256_GCM (default: what
                             browsers negotiate with mediasoup), AEAD_AES_128_GCM,
                             AES_CM_128_HMAC_SHA1_80, or none (plain RTP, no encryption)
@@ -87,6 +89,8 @@ interface Options {
   receiversPerSocket: number;
   concurrency: number;
   srtp: SrtpChoice;
+  /** Receivers declare bandwidth estimation (transport-cc, REMB). */
+  bwe: boolean;
 }
 
 function parseOptions(argv: string[]): Options | undefined {
@@ -107,6 +111,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'receivers-per-socket': { type: 'string', default: '100' },
       concurrency: { type: 'string', default: '16' },
       srtp: { type: 'string', default: DEFAULT_SRTP },
+      bwe: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -126,6 +131,7 @@ function parseOptions(argv: string[]): Options | undefined {
     receiversPerSocket: positiveInt('receivers-per-socket', values['receivers-per-socket']),
     concurrency: positiveInt('concurrency', values.concurrency),
     srtp: srtpChoice('srtp', values.srtp),
+    bwe: values.bwe,
   };
   // The storm's viewers stay for the ramp, which only ever adds.
   if (options.steps[0]! < options.storm) {
@@ -177,11 +183,12 @@ async function main(signal: AbortSignal): Promise<number> {
       sink,
       srtpSuiteOf(options.srtp),
       timer.observe,
+      options.bwe,
     );
     cleanup.add('the viewers', () => fleet.close());
     const sources: SnapshotSources = { pool: sfu.server.pool, sink, producers: speaker.producers, ffmpegPid: ffmpeg.pid };
 
-    progress(TOOL, stageLine(stage, options.workers, ffmpegVersion, `VP8 ${options.width}x${options.height}@${options.fps} ${options.videoKbps} kbps + Opus`, options.srtp));
+    progress(TOOL, stageLine(stage, options.workers, ffmpegVersion, `VP8 ${options.width}x${options.height}@${options.fps} ${options.videoKbps} kbps + Opus${options.bwe ? '; viewers declare BWE' : ''}`, options.srtp));
 
     // Phase 1: the join storm.
     const plan: StormPlan = { viewers: options.storm, seconds: options.stormSeconds, firstFrameTimeoutMs: FIRST_FRAME_TIMEOUT_MS };

@@ -50,6 +50,8 @@ loss at the receivers and CPU per mediasoup worker, the benchmark's own process 
   --fps N                   video frame rate (default 30)
   --receivers-per-socket N  receivers sharing one sink socket (default 100)
   --concurrency N           receivers set up in parallel (default 16)
+  --bwe                     receivers declare transport-cc and REMB, like browsers, though they send
+                            no feedback: mediasoup then keeps 60 s of send history per receiver (off by default)
   --srtp SUITE              how the receivers get their media: AEAD_AES_256_GCM (default: what
                             browsers negotiate with mediasoup), AEAD_AES_128_GCM,
                             AES_CM_128_HMAC_SHA1_80, or none (plain RTP, no encryption)
@@ -71,6 +73,8 @@ interface Options {
   receiversPerSocket: number;
   concurrency: number;
   srtp: SrtpChoice;
+  /** Receivers declare bandwidth estimation (transport-cc, REMB). */
+  bwe: boolean;
 }
 
 function parseOptions(argv: string[]): Options | undefined {
@@ -90,6 +94,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'receivers-per-socket': { type: 'string', default: '100' },
       concurrency: { type: 'string', default: '16' },
       srtp: { type: 'string', default: DEFAULT_SRTP },
+      bwe: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -108,6 +113,7 @@ function parseOptions(argv: string[]): Options | undefined {
     receiversPerSocket: positiveInt('receivers-per-socket', values['receivers-per-socket']),
     concurrency: positiveInt('concurrency', values.concurrency),
     srtp: srtpChoice('srtp', values.srtp),
+    bwe: values.bwe,
   };
 }
 
@@ -148,11 +154,13 @@ async function main(signal: AbortSignal): Promise<number> {
       rooms.map((room) => ({ router: room.router, producerIds })),
       sink,
       srtpSuiteOf(options.srtp),
+      undefined,
+      options.bwe,
     );
     cleanup.add('the receivers', () => fleet.close());
     const sources: SnapshotSources = { pool: sfu.server.pool, sink, producers: publisher.producers, ffmpegPid: ffmpeg.pid };
 
-    progress(TOOL, stageLine(stage, options.workers, ffmpegVersion, `VP8 ${options.width}x${options.height}@${options.fps} ${options.videoKbps} kbps${options.audio ? ' + Opus' : ''}`, options.srtp));
+    progress(TOOL, stageLine(stage, options.workers, ffmpegVersion, `VP8 ${options.width}x${options.height}@${options.fps} ${options.videoKbps} kbps${options.audio ? ' + Opus' : ''}${options.bwe ? '; receivers declare BWE' : ''}`, options.srtp));
 
     /** Holds the current load for `seconds`, printing a progress line each second; undefined if interrupted. */
     const hold = (seconds: number, phase: string): Promise<HoldResult | undefined> =>

@@ -6,6 +6,7 @@
  */
 import type { types } from 'mediasoup';
 import { type RtpSink, sinkClock } from './rtp-sink.ts';
+import { capabilitiesWithoutBwe } from './layout-receivers.ts';
 import { type SrtpKey, type SrtpSuite, isSrtpSuite, randomSrtpKey } from './srtp.ts';
 
 export interface ReceiverTarget {
@@ -28,12 +29,14 @@ export class ReceiverFleet {
   /**
    * Receivers go round-robin over the targets (one per worker), so each worker gets an equal share.
    * With `srtp`, each receiver's transport encrypts with that suite; without, it sends plain RTP.
+   * With `bwe`, receivers declare transport-cc and REMB as browsers do; see `bweArtifact` below.
    */
   constructor(
     private readonly targets: readonly ReceiverTarget[],
     private readonly sink: RtpSink,
     private readonly srtp: SrtpSuite | undefined,
     private readonly onConsumer?: ConsumerObserver,
+    private readonly bwe = false,
   ) {
     if (targets.length === 0) throw new Error('no router to receive from');
   }
@@ -75,9 +78,14 @@ export class ReceiverFleet {
     this.#transports.push(transport);
     for (const producerId of target.producerIds) {
       // The router's own capabilities: every codec and header extension it offers, as a browser
-      // supporting all of them would declare. Paused first, then resumed, as the server does for peers.
+      // supporting all of them would declare, but for bandwidth estimation unless asked for: the sink
+      // sends no transport-cc feedback, and without it mediasoup keeps every packet sent in its
+      // estimator's history for 60 s (a browser's feedback clears it within a round trip), which
+      // cost a fifth of the worker's CPU at 300 receivers (perf). Paused first, then resumed, as the
+      // server does for peers.
+      const rtpCapabilities = this.bwe ? target.router.rtpCapabilities : capabilitiesWithoutBwe(target.router);
       const startedAt = sinkClock();
-      const consumer = await transport.consume({ producerId, rtpCapabilities: target.router.rtpCapabilities, paused: true });
+      const consumer = await transport.consume({ producerId, rtpCapabilities, paused: true });
       this.#consumers++;
       const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
       if (ssrc === undefined) throw new Error(`consumer ${consumer.id} has no SSRC`);
