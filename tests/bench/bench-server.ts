@@ -6,7 +6,7 @@
  */
 import { type TestServer, startTestServer } from '../helpers/server.ts';
 import type { Cleanup } from './cleanup.ts';
-import { ToolError, UsageError } from './cli.ts';
+import { DEFAULT_SINK, type SinkKind, ToolError, UsageError } from './cli.ts';
 import { RtpSink } from './rtp-sink.ts';
 
 /** Asks for 8 MiB per sink socket; the kernel grants up to net.core.rmem_max (x2). */
@@ -23,6 +23,8 @@ export async function startBenchServer(
   options: {
     workers: number;
     sinkSockets: number;
+    /** Where the sink counts: the native core or Node (--sink); default native. */
+    sink?: SinkKind;
     /** UDP ports the run will take from the server's RTC range, and what needs them (for the error). */
     portsNeeded: number;
     portsFor: string;
@@ -30,10 +32,15 @@ export async function startBenchServer(
   cleanup: Cleanup,
 ): Promise<BenchServer> {
   let fatal: Error | undefined;
-  const sink = await RtpSink.open(options.sinkSockets, SINK_RECEIVE_BUFFER, (error) => {
-    fatal ??= error;
-  });
-  cleanup.add(`the RTP sink (pid ${sink.pid})`, () => sink.close());
+  const sink = await RtpSink.open(
+    options.sinkSockets,
+    SINK_RECEIVE_BUFFER,
+    (error) => {
+      fatal ??= error;
+    },
+    options.sink ?? DEFAULT_SINK,
+  );
+  cleanup.add(`the RTP sink (pids ${sink.pids.join(', ')})`, () => sink.close());
   const sfu = await startTestServer({ workers: { count: options.workers } });
   cleanup.add('the server', () => sfu.close());
   sfu.server.pool.on('workerDied', (index, error) => {

@@ -21,7 +21,9 @@ import {
 import { FirstFrameTimer, type StormPlan, runJoinStorm } from './broadcast-storm.ts';
 import { Cleanup } from './cleanup.ts';
 import {
+  DEFAULT_SINK,
   DEFAULT_SRTP,
+  type SinkKind,
   type SrtpChoice,
   ToolError,
   UsageError,
@@ -32,6 +34,8 @@ import {
   positiveNumber,
   progress,
   runTool,
+  sinkKind,
+  sinkUsage,
   srtpChoice,
   srtpSuiteOf,
 } from './cli.ts';
@@ -69,7 +73,7 @@ step. The RTP sink runs in its own process, its CPU shown apart. Everything runs
   --srtp SUITE              how the viewers get their media: AEAD_AES_256_GCM (default: what
                             browsers negotiate with mediasoup), AEAD_AES_128_GCM,
                             AES_CM_128_HMAC_SHA1_80, or none (plain RTP, no encryption)
-  -h, --help                this text
+${sinkUsage(28)}  -h, --help                this text
 
 Progress goes to stderr; stdout gets the storm table, one ramp row per step, the capacity line, then
 one line of JSON.
@@ -89,6 +93,8 @@ interface Options {
   receiversPerSocket: number;
   concurrency: number;
   srtp: SrtpChoice;
+  /** Where the receivers' packets are counted (--sink). */
+  sink: SinkKind;
   /** Receivers declare bandwidth estimation (transport-cc, REMB). */
   bwe: boolean;
 }
@@ -111,6 +117,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'receivers-per-socket': { type: 'string', default: '100' },
       concurrency: { type: 'string', default: '16' },
       srtp: { type: 'string', default: DEFAULT_SRTP },
+      sink: { type: 'string', default: DEFAULT_SINK },
       bwe: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -131,6 +138,7 @@ function parseOptions(argv: string[]): Options | undefined {
     receiversPerSocket: positiveInt('receivers-per-socket', values['receivers-per-socket']),
     concurrency: positiveInt('concurrency', values.concurrency),
     srtp: srtpChoice('srtp', values.srtp),
+    sink: sinkKind('sink', values.sink),
     bwe: values.bwe,
   };
   // The storm's viewers stay for the ramp, which only ever adds.
@@ -163,6 +171,7 @@ async function main(signal: AbortSignal): Promise<number> {
         roomPrefix: 'bench-broadcast',
         noun: 'viewers',
         workers: options.workers,
+        sink: options.sink,
         maxReceivers: maxViewers,
         receiversPerSocket: options.receiversPerSocket,
         audio: true,

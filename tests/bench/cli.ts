@@ -77,6 +77,32 @@ export function describeSrtp(choice: SrtpChoice): string {
   return choice === 'none' ? 'receivers on plain RTP' : `receivers on SRTP ${choice}`;
 }
 
+/**
+ * Where the receivers' packets are counted: `native`, a compiled C core (little CPU per packet), or
+ * `node`, a Node process (one event per datagram; needs no C compiler).
+ */
+export type SinkKind = 'native' | 'node';
+
+export const SINK_KINDS: readonly SinkKind[] = ['native', 'node'];
+
+export const DEFAULT_SINK: SinkKind = 'native';
+
+/** `--sink native|node`, for the tools with synthetic receivers. */
+export function sinkKind(flag: string, raw: string): SinkKind {
+  if ((SINK_KINDS as readonly string[]).includes(raw)) return raw as SinkKind;
+  throw new UsageError(`--${flag} must be one of ${SINK_KINDS.join(', ')} (got "${raw}")`);
+}
+
+/** The usage text's lines for --sink, shared by the tools; descriptions start at `column`. */
+export function sinkUsage(column: number): string {
+  const pad = (text: string): string => text.padEnd(column);
+  return (
+    `${pad('  --sink native|node')}where the receivers' packets are counted: native (default), a small C\n` +
+    `${pad('')}program compiled on first use with cc and cached in ~/.cache/roundtable/bench;\n` +
+    `${pad('')}or node, a Node process (no compiler needed, several times the CPU per packet)\n`
+  );
+}
+
 /** Progress goes to stderr so that stdout holds only the results tables and the JSON summary. */
 export function progress(tool: string, message: string): void {
   process.stderr.write(`[${tool}] ${message}\n`);

@@ -24,7 +24,7 @@ export interface Snapshot {
   workerCpu: ({ pid: number; seconds: number } | undefined)[];
   /** This process: the server's control of the workers and the benchmark itself (the sink runs apart). */
   nodeCpuMicros: number;
-  /** The sink process; undefined once it is gone. */
+  /** The sink's processes together (Node child and native core); undefined once one is gone. */
   sinkCpuSeconds: number | undefined;
   ffmpegCpuSeconds: number | undefined;
   producerPackets: number;
@@ -52,7 +52,7 @@ export interface IntervalRates {
   workerCpuPercent: (number | null)[];
   /** This process without the sink: the in-process server's control plane and the tool. */
   nodeCpuPercent: number;
-  /** The sink process, reading every packet (and decrypting the few it must read). */
+  /** The sink's processes, reading every packet (and decrypting the few they must read). */
   sinkCpuPercent: number | null;
   ffmpegCpuPercent: number | null;
 }
@@ -71,11 +71,22 @@ export async function takeSnapshot(sources: SnapshotSources): Promise<Snapshot> 
       return seconds === undefined ? undefined : { pid: load.pid, seconds };
     }),
     nodeCpuMicros: ownCpu.user + ownCpu.system,
-    sinkCpuSeconds: processCpuSeconds(sources.sink.pid),
+    sinkCpuSeconds: sinkCpuSeconds(sources.sink),
     ffmpegCpuSeconds: sources.ffmpegPid === undefined ? undefined : processCpuSeconds(sources.ffmpegPid),
     producerPackets: packets,
     loads,
   };
+}
+
+/** CPU seconds of every process of the sink, summed; undefined if one of them is gone. */
+export function sinkCpuSeconds(sink: Pick<RtpSink, 'pids'>): number | undefined {
+  let total = 0;
+  for (const pid of sink.pids) {
+    const seconds = processCpuSeconds(pid);
+    if (seconds === undefined) return undefined;
+    total += seconds;
+  }
+  return total;
 }
 
 const percentOf = (cpuSeconds: number, wallSeconds: number): number => (cpuSeconds / wallSeconds) * 100;

@@ -9,7 +9,9 @@ import { parseArgs } from 'node:util';
 import { version as mediasoupVersion } from 'mediasoup';
 import { Cleanup } from './cleanup.ts';
 import {
+  DEFAULT_SINK,
   DEFAULT_SRTP,
+  type SinkKind,
   type SrtpChoice,
   ToolError,
   UsageError,
@@ -20,6 +22,8 @@ import {
   positiveNumber,
   progress,
   runTool,
+  sinkKind,
+  sinkUsage,
   srtpChoice,
   srtpSuiteOf,
 } from './cli.ts';
@@ -55,7 +59,7 @@ loss at the receivers and CPU per mediasoup worker, the benchmark's own process 
   --srtp SUITE              how the receivers get their media: AEAD_AES_256_GCM (default: what
                             browsers negotiate with mediasoup), AEAD_AES_128_GCM,
                             AES_CM_128_HMAC_SHA1_80, or none (plain RTP, no encryption)
-  -h, --help                this text
+${sinkUsage(28)}  -h, --help                this text
 
 Progress goes to stderr; stdout gets one table row per step, then one line of JSON.
 `;
@@ -73,6 +77,8 @@ interface Options {
   receiversPerSocket: number;
   concurrency: number;
   srtp: SrtpChoice;
+  /** Where the receivers' packets are counted (--sink). */
+  sink: SinkKind;
   /** Receivers declare bandwidth estimation (transport-cc, REMB). */
   bwe: boolean;
 }
@@ -94,6 +100,7 @@ function parseOptions(argv: string[]): Options | undefined {
       'receivers-per-socket': { type: 'string', default: '100' },
       concurrency: { type: 'string', default: '16' },
       srtp: { type: 'string', default: DEFAULT_SRTP },
+      sink: { type: 'string', default: DEFAULT_SINK },
       bwe: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -113,6 +120,7 @@ function parseOptions(argv: string[]): Options | undefined {
     receiversPerSocket: positiveInt('receivers-per-socket', values['receivers-per-socket']),
     concurrency: positiveInt('concurrency', values.concurrency),
     srtp: srtpChoice('srtp', values.srtp),
+    sink: sinkKind('sink', values.sink),
     bwe: values.bwe,
   };
 }
@@ -137,6 +145,7 @@ async function main(signal: AbortSignal): Promise<number> {
         roomPrefix: 'bench-forwarding',
         noun: 'receivers',
         workers: options.workers,
+        sink: options.sink,
         maxReceivers: maxReceivers,
         receiversPerSocket: options.receiversPerSocket,
         audio: options.audio,

@@ -8,7 +8,7 @@ import type { types } from 'mediasoup';
 import type { TestServer } from '../helpers/server.ts';
 import { startBenchServer } from './bench-server.ts';
 import type { Cleanup } from './cleanup.ts';
-import { ToolError, progress, sleep } from './cli.ts';
+import { type SinkKind, ToolError, progress, sleep } from './cli.ts';
 import type { FfmpegSource } from './ffmpeg-source.ts';
 import type { RtpSink } from './rtp-sink.ts';
 import { type SimulcastPublisher, allLayersFlowing, createSimulcastPublisher, layerCounters } from './simulcast-publisher.ts';
@@ -21,6 +21,8 @@ export interface MeetingOptions {
   tool: string;
   participants: number;
   workers: number;
+  /** Where the sink counts (--sink). */
+  sink: SinkKind;
   /** ffmpeg stops by itself after this long, whatever happens to this process. */
   plannedSeconds: number;
 }
@@ -45,6 +47,7 @@ export async function setUpMeeting(options: MeetingOptions, cleanup: Cleanup, si
     {
       workers: options.workers,
       sinkSockets: options.participants,
+      sink: options.sink,
       // A publisher's transport and a receiver's transport per participant, each one UDP port.
       portsNeeded: 2 * options.participants,
       portsFor: `${options.participants} participants`,

@@ -10,7 +10,9 @@ import { parseArgs } from 'node:util';
 import { version as mediasoupVersion } from 'mediasoup';
 import { Cleanup } from './cleanup.ts';
 import {
+  DEFAULT_SINK,
   DEFAULT_SRTP,
+  type SinkKind,
   type SrtpChoice,
   UsageError,
   describeSrtp,
@@ -19,6 +21,8 @@ import {
   positiveNumber,
   progress,
   runTool,
+  sinkKind,
+  sinkUsage,
   sleep,
   srtpChoice,
   srtpSuiteOf,
@@ -56,7 +60,7 @@ The RTP sink runs in its own process, its CPU shown apart. Everything runs on 12
   --srtp SUITE       how the receivers get their media: AEAD_AES_256_GCM (default: what browsers
                      negotiate with mediasoup), AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80, or none
                      (plain RTP, no encryption)
-  -h, --help         this text
+${sinkUsage(21)}  -h, --help         this text
 
 Progress goes to stderr; stdout gets one table row per layout, then one line of JSON.
 `;
@@ -68,6 +72,8 @@ interface Options {
   warmupSeconds: number;
   layerWaitSeconds: number;
   srtp: SrtpChoice;
+  /** Where the receivers' packets are counted (--sink). */
+  sink: SinkKind;
 }
 
 function parseOptions(argv: string[]): Options | undefined {
@@ -82,6 +88,7 @@ function parseOptions(argv: string[]): Options | undefined {
       warmup: { type: 'string', default: '4' },
       'layer-wait': { type: 'string', default: '5' },
       srtp: { type: 'string', default: DEFAULT_SRTP },
+      sink: { type: 'string', default: DEFAULT_SINK },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -95,6 +102,7 @@ function parseOptions(argv: string[]): Options | undefined {
     warmupSeconds: nonNegativeNumber('warmup', values.warmup),
     layerWaitSeconds: positiveNumber('layer-wait', values['layer-wait']),
     srtp: srtpChoice('srtp', values.srtp),
+    sink: sinkKind('sink', values.sink),
   };
 }
 
@@ -148,7 +156,7 @@ async function main(signal: AbortSignal): Promise<number> {
     const plannedSeconds =
       LAYOUT_NAMES.length * (options.layerWaitSeconds + options.warmupSeconds + options.durationSeconds + 60) + 120;
     const meeting = await setUpMeeting(
-      { tool: TOOL, participants: options.participants, workers: options.workers, plannedSeconds },
+      { tool: TOOL, participants: options.participants, workers: options.workers, sink: options.sink, plannedSeconds },
       cleanup,
       signal,
     );
@@ -158,7 +166,7 @@ async function main(signal: AbortSignal): Promise<number> {
       TOOL,
       `${options.workers} worker(s) (pids ${sfu.server.pool.loads().map((l) => l.pid).join(', ')}), the meeting on worker ` +
         `${meeting.workerIndex}; ${ffmpegVersion}; ${options.participants} ffmpeg publishers; ${describeSrtp(options.srtp)}; ` +
-        `sink pid ${sink.pid}, receive buffer ${sink.receiveBufferBytes} bytes per socket`,
+        `${sink.kind} sink (pids ${sink.pids.join(', ')}), receive buffer ${sink.receiveBufferBytes} bytes per socket`,
     );
     const ingress = await measureIngress(meeting, signal);
     if (!ingress) return 130;

@@ -1,10 +1,18 @@
 /**
- * The RTP sink's own process (started by RtpSink.open in rtp-sink.ts): it holds the UDP sockets,
- * counts every packet per SSRC, finds loss from sequence-number gaps, and answers the parent over IPC.
- * Per packet it does a few map lookups; only SSRCs with a pending first match are decrypted and read.
+ * The RTP sink's own process (started by RtpSink.open in rtp-sink.ts). It answers the parent over IPC
+ * and works in one of two ways:
+ * - node: it holds the UDP sockets, counts every packet per SSRC and finds loss from sequence-number
+ *   gaps itself (one 'message' event per datagram);
+ * - native: it starts the compiled counting core (native/rtp-sink.c), which holds the sockets and
+ *   counts, and relays commands and totals to and from it; the core passes on only the packets of SSRCs
+ *   with a pending first match, which are decrypted and tested here.
+ * Either way, only SSRCs with a pending first match are decrypted and read.
  */
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import type { MediaTotals, SinkCommand, SinkEvent, SinkMatcher, SinkTotals } from './rtp-sink.ts';
 import { type SrtpKey, type SrtpSessionKeys, decryptSrtp, deriveSessionKeys } from './srtp.ts';
 import { isVp8KeyframeStart } from './vp8-keyframe.ts';
@@ -41,22 +49,75 @@ interface FirstMatch {
 
 const SEQ_MODULO = 65_536;
 
-class SinkCounter {
-  readonly #streams = new Map<number, StreamCounter>();
-  readonly #watched = new Map<number, Watched>();
-  readonly #kinds = new Map<string, KindCounter>();
-  readonly #firstMatches = new Map<number, FirstMatch>();
+/** Pending first matches, by SSRC: decrypts (with the sender's key) and tests the packets given to it. */
+class FirstMatches {
+  readonly #pending = new Map<number, FirstMatch>();
   /** Derived once per transport key: audio and video of one receiver share it. */
   readonly #sessionKeys = new Map<string, SrtpSessionKeys>();
-  #rtcp = 0;
-  #otherRtp = 0;
-  #packets = 0;
-  #bytes = 0;
 
   constructor(
     private readonly onMatch: (ssrc: number, at: number) => void,
     private readonly onError: (message: string) => void,
   ) {}
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  add(ssrc: number, matcher: SinkMatcher, srtp: SrtpKey | undefined): void {
+    const test = MATCHERS[matcher];
+    if (!test) throw new Error(`unknown matcher "${matcher}"`);
+    let keys: SrtpSessionKeys | undefined;
+    if (srtp) {
+      keys = this.#sessionKeys.get(srtp.keyBase64);
+      if (!keys) {
+        keys = deriveSessionKeys(srtp);
+        this.#sessionKeys.set(srtp.keyBase64, keys);
+      }
+    }
+    this.#pending.set(ssrc, { test, keys });
+  }
+
+  /**
+   * Tests one packet of this SSRC (which arrived at `at`, ms since the epoch). Returns true when the
+   * SSRC no longer has a pending match: found, or given up on (it cannot be decrypted).
+   */
+  check(ssrc: number, packet: Buffer, extendedSeq: number, at: () => number): boolean {
+    const match = this.#pending.get(ssrc);
+    if (!match) return true;
+    // A packet from before the first one seen (reordered across ROC 0) has no ROC to decrypt with.
+    if (extendedSeq < 0) return false;
+    let readable = packet;
+    if (match.keys) {
+      try {
+        // The sender's rollover counter: sequence-number wraps since this stream's first packet.
+        readable = decryptSrtp(match.keys, packet, Math.floor(extendedSeq / SEQ_MODULO));
+      } catch (error) {
+        this.#pending.delete(ssrc);
+        this.onError(`cannot decrypt SSRC ${ssrc} to find its first match: ${(error as Error).message}`);
+        return true;
+      }
+    }
+    if (!match.test(readable)) return false;
+    this.#pending.delete(ssrc);
+    this.onMatch(ssrc, at());
+    return true;
+  }
+}
+
+class SinkCounter {
+  readonly #streams = new Map<number, StreamCounter>();
+  readonly #watched = new Map<number, Watched>();
+  readonly #kinds = new Map<string, KindCounter>();
+  readonly #firstMatches: FirstMatches;
+  #rtcp = 0;
+  #otherRtp = 0;
+  #packets = 0;
+  #bytes = 0;
+
+  constructor(onMatch: (ssrc: number, at: number) => void, onError: (message: string) => void) {
+    this.#firstMatches = new FirstMatches(onMatch, onError);
+  }
 
   watch(ssrc: number, kind: string, srtp: SrtpKey | undefined): void {
     let counter = this.#kinds.get(kind);
@@ -68,19 +129,9 @@ class SinkCounter {
   }
 
   watchFirst(ssrc: number, matcher: SinkMatcher): void {
-    const test = MATCHERS[matcher];
-    if (!test) throw new Error(`unknown matcher "${matcher}"`);
     const watched = this.#watched.get(ssrc);
     if (!watched) throw new Error(`watchFirst for SSRC ${ssrc}, which is not watched`);
-    let keys: SrtpSessionKeys | undefined;
-    if (watched.srtp) {
-      keys = this.#sessionKeys.get(watched.srtp.keyBase64);
-      if (!keys) {
-        keys = deriveSessionKeys(watched.srtp);
-        this.#sessionKeys.set(watched.srtp.keyBase64, keys);
-      }
-    }
-    this.#firstMatches.set(ssrc, { test, keys });
+    this.#firstMatches.add(ssrc, matcher, watched.srtp);
   }
 
   totals(): SinkTotals {
@@ -137,29 +188,11 @@ class SinkCounter {
       else if (extended > stream.highestSeq + SEQ_MODULO / 2) extended -= SEQ_MODULO;
       if (extended > stream.highestSeq) stream.highestSeq = extended;
     }
-    if (this.#firstMatches.size > 0) this.#checkFirstMatch(ssrc, packet, extended);
-  }
-
-  #checkFirstMatch(ssrc: number, packet: Buffer, extendedSeq: number): void {
-    const match = this.#firstMatches.get(ssrc);
-    // A packet from before the first one seen (reordered across ROC 0) has no ROC to decrypt with.
-    if (!match || extendedSeq < 0) return;
-    let readable = packet;
-    if (match.keys) {
-      try {
-        // The sender's rollover counter: sequence-number wraps since this stream's first packet.
-        readable = decryptSrtp(match.keys, packet, Math.floor(extendedSeq / SEQ_MODULO));
-      } catch (error) {
-        this.#firstMatches.delete(ssrc);
-        this.onError(`cannot decrypt SSRC ${ssrc} to find its first match: ${(error as Error).message}`);
-        return;
-      }
-    }
-    if (!match.test(readable)) return;
-    this.#firstMatches.delete(ssrc);
-    this.onMatch(ssrc, performance.timeOrigin + performance.now());
+    if (this.#firstMatches.size > 0) this.#firstMatches.check(ssrc, packet, extended, sinkNow);
   }
 }
+
+const sinkNow = (): number => performance.timeOrigin + performance.now();
 
 function send(event: SinkEvent): void {
   if (process.connected) process.send!(event);
@@ -188,56 +221,234 @@ async function openSockets(count: number, receiveBufferBytes: number, onPacket: 
   return sockets;
 }
 
-const counter = new SinkCounter(
-  (ssrc, at) => send({ type: 'match', ssrc, at }),
-  (message) => send({ type: 'error', message }),
-);
-let sockets: dgram.Socket[] = [];
+/** What the process does with the parent's commands, counting itself (node) or through the core (native). */
+interface Backend {
+  watch(ssrc: number, kind: string, srtp: SrtpKey | undefined): void;
+  watchFirst(ssrc: number, matcher: SinkMatcher): void;
+  /** Answers "ack" once every command before it has been applied. */
+  ack(id: number): void;
+  totals(id: number): void;
+  close(): void;
+}
+
+const reportError = (message: string): void => send({ type: 'error', message });
+const reportMatch = (ssrc: number, at: number): void => send({ type: 'match', ssrc, at });
+
+async function openNode(socketCount: number, receiveBufferBytes: number): Promise<Backend> {
+  const counter = new SinkCounter(reportMatch, reportError);
+  const sockets = await openSockets(socketCount, receiveBufferBytes, (packet) => counter.onPacket(packet));
+  send({
+    type: 'opened',
+    ports: sockets.map((socket) => socket.address().port),
+    receiveBufferBytes: sockets[0]?.getRecvBufferSize() ?? 0,
+    pids: [],
+  });
+  return {
+    watch: (ssrc, kind, srtp) => counter.watch(ssrc, kind, srtp),
+    watchFirst: (ssrc, matcher) => counter.watchFirst(ssrc, matcher),
+    ack: (id) => send({ type: 'ack', id }),
+    totals: (id) => send({ type: 'totals', id, totals: counter.totals() }),
+    close: () => {
+      for (const socket of sockets) socket.close();
+    },
+  };
+}
+
+const NATIVE_CLOSE_TIMEOUT_MS = 1_000;
+
+/**
+ * The native core, which owns the sockets: commands go to its stdin, its stdout has the answers and
+ * the packets of SSRCs with a pending first match (see native/rtp-sink.c for the protocol).
+ */
+class NativeBackend implements Backend {
+  readonly #core: ChildProcessByStdio<Writable, Readable, null>;
+  /** Kind names by the index the core counts them under. */
+  readonly #kinds: string[] = [];
+  readonly #keys = new Map<number, SrtpKey | undefined>();
+  readonly #firstMatches = new FirstMatches(reportMatch, reportError);
+  #closing = false;
+  /** Command lines not yet written: a batch of registrations goes to the core in one write. */
+  #output = '';
+
+  private constructor(core: ChildProcessByStdio<Writable, Readable, null>) {
+    this.#core = core;
+  }
+
+  static async open(binary: string, socketCount: number, receiveBufferBytes: number): Promise<NativeBackend> {
+    const core = spawn(binary, [String(socketCount), String(receiveBufferBytes)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const backend = new NativeBackend(core);
+    const lines = createInterface({ input: core.stdout, crlfDelay: Infinity });
+    const opened = await new Promise<{ ports: number[]; receiveBufferBytes: number }>((resolve, reject) => {
+      const onLine = (line: string): void => {
+        lines.off('line', onLine);
+        core.off('exit', onExit);
+        core.off('error', reject);
+        const [word, granted, ...ports] = line.split(' ');
+        if (word === 'open') resolve({ receiveBufferBytes: Number(granted), ports: ports.map(Number) });
+        else reject(new Error(line.startsWith('error ') ? line.slice(6) : `unexpected "${line}" from the native sink`));
+      };
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
+        reject(new Error(`the native RTP sink (${binary}) exited while starting (${signal ?? `code ${code}`})`));
+      lines.on('line', onLine);
+      core.on('exit', onExit);
+      core.on('error', reject);
+    }).catch((error: unknown) => {
+      core.kill('SIGKILL');
+      throw error;
+    });
+    lines.on('line', (line) => backend.#onLine(line));
+    core.on('exit', (code, signal) => {
+      if (backend.#closing) return;
+      // Told before this process goes, so the parent fails the run with the reason.
+      const message = `the native RTP sink process (pid ${core.pid}) exited (${signal ?? `code ${code}`}); stopping`;
+      if (process.connected) process.send!({ type: 'error', message } satisfies SinkEvent, () => process.exit(1));
+      else process.exit(1);
+    });
+    core.stdin.on('error', () => {}); // a dead core is reported by 'exit'
+    send({ type: 'opened', ports: opened.ports, receiveBufferBytes: opened.receiveBufferBytes, pids: [core.pid!] });
+    return backend;
+  }
+
+  watch(ssrc: number, kind: string, srtp: SrtpKey | undefined): void {
+    let index = this.#kinds.indexOf(kind);
+    if (index < 0) index = this.#kinds.push(kind) - 1;
+    this.#keys.set(ssrc, srtp);
+    this.#write(`w ${ssrc} ${index}\n`);
+  }
+
+  watchFirst(ssrc: number, matcher: SinkMatcher): void {
+    if (!this.#keys.has(ssrc)) throw new Error(`watchFirst for SSRC ${ssrc}, which is not watched`);
+    this.#firstMatches.add(ssrc, matcher, this.#keys.get(ssrc));
+    this.#write(`m ${ssrc}\n`);
+  }
+
+  ack(id: number): void {
+    this.#write(`a ${id}\n`);
+  }
+
+  totals(id: number): void {
+    this.#write(`t ${id}\n`);
+  }
+
+  close(): void {
+    this.#closing = true;
+    this.#write('q\n');
+    this.#flush();
+    const timer = setTimeout(() => this.#core.kill('SIGKILL'), NATIVE_CLOSE_TIMEOUT_MS);
+    this.#core.once('exit', () => {
+      clearTimeout(timer);
+      process.exit(0);
+    });
+  }
+
+  #write(text: string): void {
+    if (this.#output === '') process.nextTick(() => this.#flush());
+    this.#output += text;
+  }
+
+  #flush(): void {
+    const text = this.#output;
+    this.#output = '';
+    if (text !== '' && this.#core.stdin.writable) this.#core.stdin.write(text);
+  }
+
+  #onLine(line: string): void {
+    const space = line.indexOf(' ');
+    const word = space < 0 ? line : line.slice(0, space);
+    switch (word) {
+      case 'pkt': {
+        const [, ssrcText, atText, seqText, base64] = line.split(' ');
+        const ssrc = Number(ssrcText);
+        const done = this.#firstMatches.check(ssrc, Buffer.from(base64!, 'base64'), Number(seqText), () => Number(atText));
+        if (done) this.#write(`c ${ssrc}\n`);
+        return;
+      }
+      case 'ack':
+        send({ type: 'ack', id: Number(line.slice(space + 1)) });
+        return;
+      case 'totals':
+        send(this.#parseTotals(line));
+        return;
+      case 'error':
+        reportError(`native sink: ${line.slice(space + 1)}`);
+        return;
+      default:
+        reportError(`unexpected line from the native sink: "${line.slice(0, 80)}"`);
+    }
+  }
+
+  #parseTotals(line: string): SinkEvent {
+    const numbers = line.split(' ').slice(1).map(Number);
+    const [id, packets, bytes, expected, streams, rtcp, otherRtp, kindCount] = numbers as [number, number, number, number, number, number, number, number];
+    const byKind: Record<string, MediaTotals> = {};
+    for (let index = 0; index < this.#kinds.length; index++) {
+      const at = 8 + index * 4;
+      byKind[this.#kinds[index]!] =
+        index < kindCount
+          ? { packets: numbers[at]!, bytes: numbers[at + 1]!, expected: numbers[at + 2]!, streams: numbers[at + 3]! }
+          : { packets: 0, bytes: 0, expected: 0, streams: 0 };
+    }
+    return { type: 'totals', id, totals: { packets, bytes, expected, streams, byKind, rtcp, otherRtp } };
+  }
+}
+
+let backend: Backend | undefined;
+/** Commands that came while the backend was opening: applied in order once it is open. */
+const waiting: SinkCommand[] = [];
 
 function apply(command: SinkCommand): void {
+  if (command.type === 'open') {
+    const opening = command.native
+      ? NativeBackend.open(command.native, command.socketCount, command.receiveBufferBytes)
+      : openNode(command.socketCount, command.receiveBufferBytes);
+    opening.then(
+      (opened) => {
+        backend = opened;
+        for (const queued of waiting.splice(0)) safely(queued);
+      },
+      (error: unknown) => reportError(error instanceof Error ? error.message : String(error)),
+    );
+    return;
+  }
+  if (command.type === 'close') {
+    if (!backend) process.exit(0);
+    backend.close();
+    if (!(backend instanceof NativeBackend)) process.exit(0);
+    return;
+  }
+  if (!backend) {
+    waiting.push(command);
+    return;
+  }
   switch (command.type) {
     case 'watch':
-      counter.watch(command.ssrc, command.kind, command.srtp);
+      backend.watch(command.ssrc, command.kind, command.srtp);
       return;
     case 'watchFirst':
-      counter.watchFirst(command.ssrc, command.matcher);
+      backend.watchFirst(command.ssrc, command.matcher);
       return;
     case 'batch':
       for (const inner of command.commands) apply(inner);
-      if (command.ack !== undefined) send({ type: 'ack', id: command.ack });
+      if (command.ack !== undefined) backend.ack(command.ack);
       return;
     case 'totals':
-      send({ type: 'totals', id: command.id, totals: counter.totals() });
-      return;
-    case 'close':
-      for (const socket of sockets) socket.close();
-      process.exit(0);
-      return;
-    case 'open':
-      void openSockets(command.socketCount, command.receiveBufferBytes, (packet) => counter.onPacket(packet)).then(
-        (opened) => {
-          sockets = opened;
-          send({
-            type: 'opened',
-            ports: opened.map((socket) => socket.address().port),
-            receiveBufferBytes: opened[0]?.getRecvBufferSize() ?? 0,
-          });
-        },
-        (error: unknown) => send({ type: 'error', message: error instanceof Error ? error.message : String(error) }),
-      );
+      backend.totals(command.id);
       return;
   }
 }
 
-process.on('message', (command: SinkCommand) => {
+function safely(command: SinkCommand): void {
   try {
     apply(command);
   } catch (error) {
-    send({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+    reportError(error instanceof Error ? error.message : String(error));
   }
-});
+}
+
+process.on('message', (command: SinkCommand) => safely(command));
 // Ctrl-C reaches the whole process group: the parent stops the run and then this process, which
 // must keep counting until then.
 process.on('SIGINT', () => {});
-// The parent is gone (or closed the channel): nobody is left to read the counts.
+// The parent is gone (or closed the channel): nobody is left to read the counts. The native core
+// sees its stdin close and goes too.
 process.on('disconnect', () => process.exit(0));

@@ -10,8 +10,9 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { ToolError } from './cli.ts';
+import { DEFAULT_SINK, type SinkKind, ToolError } from './cli.ts';
 import { udpReceiveDrops } from './linux-proc.ts';
+import { nativeSinkBinary } from './native-sink.ts';
 import type { SrtpKey } from './srtp.ts';
 
 export interface MediaTotals {
@@ -39,7 +40,8 @@ export type SinkMatcher = 'vp8-keyframe';
 
 /** Parent → child. */
 export type SinkCommand =
-  | { type: 'open'; socketCount: number; receiveBufferBytes: number }
+  /** `native`: the compiled counting core to start (it then owns the sockets); absent: count in Node. */
+  | { type: 'open'; socketCount: number; receiveBufferBytes: number; native?: string }
   | { type: 'watch'; ssrc: number; kind: string; srtp?: SrtpKey }
   | { type: 'watchFirst'; ssrc: number; matcher: SinkMatcher }
   | { type: 'batch'; commands: SinkCommand[]; ack?: number }
@@ -48,7 +50,8 @@ export type SinkCommand =
 
 /** Child → parent. */
 export type SinkEvent =
-  | { type: 'opened'; ports: number[]; receiveBufferBytes: number }
+  /** `pids`: the sink's processes other than the child itself (the native core). */
+  | { type: 'opened'; ports: number[]; receiveBufferBytes: number; pids: number[] }
   | { type: 'ack'; id: number }
   | { type: 'totals'; id: number; totals: SinkTotals }
   /** `at` is performance.timeOrigin + performance.now() in the child: comparable across processes. */
@@ -70,6 +73,8 @@ export class RtpSink {
   readonly #child: ChildProcess;
   readonly #ports: number[];
   readonly #receiveBufferBytes: number;
+  readonly #kind: SinkKind;
+  readonly #corePids: number[];
   readonly #onError: (error: Error) => void;
   readonly #matches = new Map<number, (at: number) => void>();
   /** Requests waiting for the child's answer (totals, acks), by id. */
@@ -80,10 +85,17 @@ export class RtpSink {
   #failure: Error | undefined;
   #closing = false;
 
-  private constructor(child: ChildProcess, ports: number[], receiveBufferBytes: number, onError: (error: Error) => void) {
+  private constructor(
+    child: ChildProcess,
+    kind: SinkKind,
+    opened: Extract<SinkEvent, { type: 'opened' }>,
+    onError: (error: Error) => void,
+  ) {
     this.#child = child;
-    this.#ports = ports;
-    this.#receiveBufferBytes = receiveBufferBytes;
+    this.#kind = kind;
+    this.#ports = opened.ports;
+    this.#receiveBufferBytes = opened.receiveBufferBytes;
+    this.#corePids = opened.pids;
     this.#onError = onError;
     child.on('message', (message) => this.#onEvent(message as SinkEvent));
     child.on('exit', (code, signal) => {
@@ -97,8 +109,17 @@ export class RtpSink {
    * Starts the sink process and opens `socketCount` sockets in it. A large receive buffer lets a busy
    * sink absorb bursts; the kernel caps it at net.core.rmem_max, and `receiveBufferBytes` reports what
    * was granted. `onError` is told once if the sink fails later (a socket error, the process dying).
+   * `kind`: `native` counts in the compiled core (native/rtp-sink.c, compiled here if needed), with the
+   * Node child only relaying and decrypting first matches; `node` counts in the Node child.
    */
-  static async open(socketCount: number, receiveBufferBytes: number, onError: (error: Error) => void): Promise<RtpSink> {
+  static async open(
+    socketCount: number,
+    receiveBufferBytes: number,
+    onError: (error: Error) => void,
+    kind: SinkKind = DEFAULT_SINK,
+  ): Promise<RtpSink> {
+    // Compiled before anything starts, so a missing compiler is a plain ToolError.
+    const native = kind === 'native' ? nativeSinkBinary() : undefined;
     const child = fork(CHILD, [], {
       cwd: REPO_ROOT,
       execArgv: ['--import', 'tsx'],
@@ -125,18 +146,28 @@ export class RtpSink {
         child.on('message', onMessage);
         child.on('exit', onExit);
         child.on('error', reject);
-        child.send({ type: 'open', socketCount, receiveBufferBytes } satisfies SinkCommand);
+        child.send({ type: 'open', socketCount, receiveBufferBytes, ...(native ? { native } : {}) } satisfies SinkCommand);
       });
-      return new RtpSink(child, opened.ports, opened.receiveBufferBytes, onError);
+      return new RtpSink(child, kind, opened, onError);
     } catch (error) {
       child.kill('SIGKILL');
       throw error;
     }
   }
 
-  /** The sink process, whose CPU is the sink's. */
+  /** The sink's Node process (the one RtpSink started). With the native core, see `pids` for its CPU. */
   get pid(): number {
     return this.#child.pid!;
+  }
+
+  /** Every process of the sink, whose CPU together is the sink's: the Node child, then the native core. */
+  get pids(): number[] {
+    return [this.#child.pid!, ...this.#corePids];
+  }
+
+  /** Where the packets are counted. */
+  get kind(): SinkKind {
+    return this.#kind;
   }
 
   /** The socket for the i-th consumer: consumers are spread evenly over the sockets. */

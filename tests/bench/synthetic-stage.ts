@@ -7,7 +7,7 @@ import type { TestServer } from '../helpers/server.ts';
 import { startBenchServer } from './bench-server.ts';
 import { type BenchRoom, pipeProducers, roomPerWorker } from './bench-rooms.ts';
 import type { Cleanup } from './cleanup.ts';
-import { type SrtpChoice, ToolError, describeSrtp } from './cli.ts';
+import { type SinkKind, type SrtpChoice, ToolError, describeSrtp } from './cli.ts';
 import { FfmpegSource } from './ffmpeg-source.ts';
 import type { RtpSink } from './rtp-sink.ts';
 import { type SyntheticPublisher, createPublisher, waitForIngress } from './synthetic-publisher.ts';
@@ -20,6 +20,8 @@ export interface StageOptions {
   /** What the receivers are called in messages: "receivers", "viewers". */
   noun: string;
   workers: number;
+  /** Where the sink counts (--sink). */
+  sink: SinkKind;
   maxReceivers: number;
   receiversPerSocket: number;
   audio: boolean;
@@ -47,6 +49,7 @@ export async function setUpStage(options: StageOptions, cleanup: Cleanup, signal
   const { sink, sfu, fatal } = await startBenchServer(
     {
       workers: options.workers,
+      sink: options.sink,
       sinkSockets: Math.ceil(options.maxReceivers / options.receiversPerSocket),
       // Every receiver, the publisher's transports and each pipe hold one UDP port.
       portsNeeded: options.maxReceivers + 2 + 4 * (options.workers - 1),
@@ -87,6 +90,6 @@ export function stageLine(stage: Stage, workers: number, ffmpegVersion: string, 
   return (
     `${workers} worker(s) (pids ${stage.sfu.server.pool.loads().map((l) => l.pid).join(', ')}), ` +
     `rooms on workers ${stage.rooms.map((r) => r.workerIndex).join(', ')}; ${ffmpegVersion}; ${what}; ` +
-    `${describeSrtp(srtp)}; sink pid ${stage.sink.pid}, receive buffer ${stage.sink.receiveBufferBytes} bytes per socket`
+    `${describeSrtp(srtp)}; ${stage.sink.kind} sink (pids ${stage.sink.pids.join(', ')}), receive buffer ${stage.sink.receiveBufferBytes} bytes per socket`
   );
 }

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import type { types } from 'mediasoup';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ToolError } from '../bench/cli.ts';
+import { SINK_KINDS, ToolError } from '../bench/cli.ts';
 import { RtpSink, sinkClock } from '../bench/rtp-sink.ts';
 import { rtpPayload } from '../bench/rtp-payload.ts';
 import { SRTP_SUITES, SrtpError, type SrtpSuite, decryptSrtp, deriveSessionKeys, randomSrtpKey } from '../bench/srtp.ts';
@@ -10,9 +10,10 @@ import { isVp8KeyframeStart } from '../bench/vp8-keyframe.ts';
 import { type TestServer, startTestServer } from '../helpers/server.ts';
 
 /**
- * The benchmarks' RTP sink in its own process, fed by a real mediasoup worker: a plain-RTP producer
- * gets hand-made VP8 packets from a UDP socket here, and consumers on SRTP (and plain) PlainTransports
- * send them on to the sink, or to a socket here that keeps the packets as they were on the wire.
+ * The benchmarks' RTP sink in its own process (counting in the native core or in Node), fed by a real
+ * mediasoup worker: a plain-RTP producer gets hand-made VP8 packets from a UDP socket here, and
+ * consumers on SRTP (and plain) PlainTransports send them on to the sink, or to a socket here that
+ * keeps the packets as they were on the wire.
  */
 
 const VIDEO_SSRC = 0x0bad_cafe;
@@ -51,8 +52,8 @@ let producerPort: number;
 let capture: dgram.Socket;
 let capturePort: number;
 const captured: Buffer[] = [];
-const sinkErrors: Error[] = [];
-let sink: RtpSink;
+/** Each round of the feed starts its sequence numbers here and moves it on: the producer only goes forward. */
+let nextSeq = 1000;
 
 beforeAll(async () => {
   t = await startTestServer();
@@ -69,11 +70,9 @@ beforeAll(async () => {
   capture = dgram.createSocket('udp4');
   capture.on('message', (packet) => captured.push(packet));
   capturePort = await bindSocket(capture);
-  sink = await RtpSink.open(2, 1024 * 1024, (error) => sinkErrors.push(error));
 });
 
 afterAll(async () => {
-  await sink?.close();
   feeder?.close();
   capture?.close();
   await t?.close();
@@ -92,13 +91,31 @@ async function receiver(suite: SrtpSuite | 'none', port: number): Promise<Receiv
   return { suite, transport, consumer, ssrc: ssrcOf(consumer) };
 }
 
-describe('the benchmarks’ RTP sink process with SRTP receivers', () => {
+/** An RTP packet made here, sent straight to the sink. */
+function rtp(ssrc: number, seq: number, payloadType = 111, payloadBytes = 20): Buffer {
+  const packet = Buffer.alloc(12 + payloadBytes);
+  packet[0] = 0x80;
+  packet[1] = payloadType;
+  packet.writeUInt16BE(seq & 0xffff, 2);
+  packet.writeUInt32BE(ssrc >>> 0, 8);
+  return packet;
+}
+
+describe.each(SINK_KINDS)('the benchmarks’ RTP sink (%s) with SRTP receivers', (kind) => {
+  const sinkErrors: Error[] = [];
+  let sink: RtpSink;
   const toSink: Receiver[] = [];
   const toCapture: Receiver[] = [];
   const firstKeyframeAt = new Map<number, number>();
   let sentAt = 0;
 
+  afterAll(async () => {
+    for (const { transport } of [...toSink, ...toCapture]) transport.close();
+    await sink?.close();
+  });
+
   beforeAll(async () => {
+    sink = await RtpSink.open(2, 1024 * 1024, (error) => sinkErrors.push(error), kind);
     for (const suite of SUITES) {
       const viaSink = await receiver(suite, sink.portFor(toSink.length));
       sink.watch(viaSink.ssrc, 'video', sendingKey(viaSink.transport));
@@ -109,14 +126,27 @@ describe('the benchmarks’ RTP sink process with SRTP receivers', () => {
     await sink.synced();
     for (const { consumer } of [...toSink, ...toCapture]) await consumer.resume();
 
+    const firstSeq = nextSeq;
+    nextSeq += INTER_FRAMES + 100;
     sentAt = sinkClock();
-    feeder.send(vp8Packet(1000, 300, KEYFRAME_BODY), producerPort, '127.0.0.1');
+    feeder.send(vp8Packet(firstSeq, 300, KEYFRAME_BODY), producerPort, '127.0.0.1');
     for (let frame = 1; frame <= INTER_FRAMES; frame++) {
       await new Promise((resolve) => setTimeout(resolve, 2));
-      feeder.send(vp8Packet(1000 + frame, 300 + frame, INTER_BODY), producerPort, '127.0.0.1');
+      feeder.send(vp8Packet(firstSeq + frame, 300 + frame, INTER_BODY), producerPort, '127.0.0.1');
     }
     await vi.waitFor(async () => expect((await sink.totals()).packets).toBe(SUITES.length * (INTER_FRAMES + 1)), { timeout: 5_000 });
-    await vi.waitFor(() => expect(captured.length).toBeGreaterThanOrEqual(SUITES.length * (INTER_FRAMES + 1)), { timeout: 5_000 });
+    const ownSsrcs = new Set(toCapture.map((r) => r.ssrc));
+    await vi.waitFor(
+      () => expect(captured.filter((packet) => ownSsrcs.has(packet.readUInt32BE(8))).length).toBe(SUITES.length * (INTER_FRAMES + 1)),
+      { timeout: 5_000 },
+    );
+  });
+
+  it(`runs as ${kind === 'native' ? 'a Node relay and the native core' : 'one Node process'}`, () => {
+    expect(sink.kind).toBe(kind);
+    expect(sink.pids).toHaveLength(kind === 'native' ? 2 : 1);
+    expect(sink.pids[0]).toBe(sink.pid);
+    expect(sink.pids).not.toContain(process.pid);
   });
 
   it('counts every consumer’s packets, with no loss and SRTP tags in the bytes', async () => {
@@ -171,6 +201,39 @@ describe('the benchmarks’ RTP sink process with SRTP receivers', () => {
     const wire = captured.find((packet) => packet.length >= 12 && packet.readUInt32BE(8) === ssrc)!;
     expect(wire.includes(SECRET)).toBe(true);
   });
+
+  it('extends sequence numbers across a wrap, finds gaps, and counts RTCP and unknown SSRCs apart', async () => {
+    const ssrc = 0x7000_0000 + SINK_KINDS.indexOf(kind);
+    sink.watch(ssrc, 'direct');
+    await sink.synced();
+    const before = await sink.totals();
+    const socket = dgram.createSocket('udp4');
+    await bindSocket(socket);
+    // 65532 and 2 lost; 65534 arrives late, after the wrap; 10 sent from 65530 to 3 (65539).
+    const seqs = [65_530, 65_531, 65_533, 65_535, 0, 1, 65_534, 3];
+    try {
+      const packets = [
+        ...seqs.map((seq) => rtp(ssrc, seq)),
+        rtp(0x7100_0000, 5), // no consumer announced this SSRC: a probe
+        rtp(ssrc, 4, 200 & 0x7f), // RTCP (a sender report's packet type, 200) in the RTP header's place
+        Buffer.from([0x80, 111, 0, 1]), // too short for RTP: ignored
+      ];
+      for (const packet of packets) {
+        await new Promise<void>((resolve, reject) => socket.send(packet, sink.portFor(1), '127.0.0.1', (error) => (error ? reject(error) : resolve())));
+      }
+      await vi.waitFor(async () => expect((await sink.totals()).byKind.direct?.packets).toBe(seqs.length), { timeout: 5_000 });
+    } finally {
+      socket.close();
+    }
+    const after = await sink.totals();
+    expect(after.byKind.direct).toEqual({ packets: seqs.length, bytes: seqs.length * 32, expected: 10, streams: 1 });
+    expect(after.packets - before.packets).toBe(seqs.length);
+    expect(after.expected - before.expected).toBe(10);
+    expect(after.streams - before.streams).toBe(1);
+    expect(after.otherRtp - before.otherRtp).toBeGreaterThanOrEqual(1);
+    expect(after.rtcp - before.rtcp).toBeGreaterThanOrEqual(1);
+    expect(sinkErrors).toEqual([]);
+  });
 });
 
 describe('srtp.ts', () => {
@@ -189,15 +252,17 @@ describe('srtp.ts', () => {
   });
 });
 
-describe('a sink process that dies', () => {
+describe.each(SINK_KINDS)('a %s sink process that dies', (kind) => {
   it('fails the run with a ToolError, and fails requests still waiting', async () => {
     const errors: Error[] = [];
-    const doomed = await RtpSink.open(1, 65_536, (error) => errors.push(error));
+    const doomed = await RtpSink.open(1, 65_536, (error) => errors.push(error), kind);
     try {
-      process.kill(doomed.pid, 'SIGKILL');
+      // The process that counts: the native core, or the Node child.
+      const counting = doomed.pids.at(-1)!;
+      process.kill(counting, 'SIGKILL');
       await expect.poll(() => errors.length).toBe(1);
       expect(errors[0]).toBeInstanceOf(ToolError);
-      expect(errors[0]!.message).toMatch(/RTP sink process .* exited \(SIGKILL\)/);
+      expect(errors[0]!.message).toMatch(new RegExp(`RTP sink process \\(pid ${counting}\\) exited \\(SIGKILL\\)`));
       await expect(doomed.totals()).rejects.toThrow(ToolError);
     } finally {
       await doomed.close();
