@@ -35,7 +35,7 @@ import {
   progress,
   runTool,
   sinkKind,
-  sinkUsage,
+  receiverUsage,
   srtpChoice,
   srtpSuiteOf,
 } from './cli.ts';
@@ -68,12 +68,7 @@ step. The RTP sink runs in its own process, its CPU shown apart. Everything runs
   --fps N                   video frame rate (default 30)
   --receivers-per-socket N  viewers sharing one sink socket (default 100)
   --concurrency N           viewers set up in parallel during the ramp (default 16)
-  --bwe                     viewers declare transport-cc and REMB, like browsers, though they send
-                            no feedback: mediasoup then keeps 60 s of send history per viewer (off by default)
-  --srtp SUITE              how the viewers get their media: AEAD_AES_256_GCM (default: what
-                            browsers negotiate with mediasoup), AEAD_AES_128_GCM,
-                            AES_CM_128_HMAC_SHA1_80, or none (plain RTP, no encryption)
-${sinkUsage(28)}  -h, --help                this text
+${receiverUsage(28, 'viewers', true)}  -h, --help                this text
 
 Progress goes to stderr; stdout gets the storm table, one ramp row per step, the capacity line, then
 one line of JSON.

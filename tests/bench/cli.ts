@@ -94,7 +94,31 @@ export function sinkKind(flag: string, raw: string): SinkKind {
 }
 
 /** The usage text's lines for --sink, shared by the tools; descriptions start at `column`. */
-export function sinkUsage(column: number): string {
+/**
+ * The usage lines of the options every tool with synthetic receivers shares: --srtp and --sink, and
+ * --bwe where the tool offers it. `noun` names the receivers ("receivers", "viewers").
+ */
+export function receiverUsage(column: number, noun: string, withBwe: boolean): string {
+  const pad = (text: string): string => text.padEnd(column);
+  const bwe = withBwe
+    ? `${pad('  --bwe')}${noun} declare transport-cc and REMB, like browsers, though they send
+` +
+      `${pad('')}no feedback: mediasoup then keeps 60 s of send history each (off by default)
+`
+    : '';
+  return (
+    bwe +
+    `${pad('  --srtp SUITE')}how the ${noun} get their media: AEAD_AES_256_GCM (default: what
+` +
+    `${pad('')}browsers negotiate with mediasoup), AEAD_AES_128_GCM,
+` +
+    `${pad('')}AES_CM_128_HMAC_SHA1_80, or none (plain RTP, no encryption)
+` +
+    sinkUsage(column)
+  );
+}
+
+function sinkUsage(column: number): string {
   const pad = (text: string): string => text.padEnd(column);
   return (
     `${pad('  --sink native|node')}where the receivers' packets are counted: native (default), a small C\n` +

@@ -23,7 +23,7 @@ import {
   progress,
   runTool,
   sinkKind,
-  sinkUsage,
+  receiverUsage,
   srtpChoice,
   srtpSuiteOf,
 } from './cli.ts';
@@ -54,12 +54,7 @@ loss at the receivers and CPU per mediasoup worker, the benchmark's own process 
   --fps N                   video frame rate (default 30)
   --receivers-per-socket N  receivers sharing one sink socket (default 100)
   --concurrency N           receivers set up in parallel (default 16)
-  --bwe                     receivers declare transport-cc and REMB, like browsers, though they send
-                            no feedback: mediasoup then keeps 60 s of send history per receiver (off by default)
-  --srtp SUITE              how the receivers get their media: AEAD_AES_256_GCM (default: what
-                            browsers negotiate with mediasoup), AEAD_AES_128_GCM,
-                            AES_CM_128_HMAC_SHA1_80, or none (plain RTP, no encryption)
-${sinkUsage(28)}  -h, --help                this text
+${receiverUsage(28, 'receivers', true)}  -h, --help                this text
 
 Progress goes to stderr; stdout gets one table row per step, then one line of JSON.
 `;

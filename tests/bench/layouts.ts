@@ -22,7 +22,7 @@ import {
   progress,
   runTool,
   sinkKind,
-  sinkUsage,
+  receiverUsage,
   sleep,
   srtpChoice,
   srtpSuiteOf,
@@ -57,10 +57,7 @@ The RTP sink runs in its own process, its CPU shown apart. Everything runs on 12
   --duration S       seconds measured per layout (default 10)
   --warmup S         seconds after the layers settle before measuring (default 4)
   --layer-wait S     longest wait for every consumer to reach its layer (default 5)
-  --srtp SUITE       how the receivers get their media: AEAD_AES_256_GCM (default: what browsers
-                     negotiate with mediasoup), AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80, or none
-                     (plain RTP, no encryption)
-${sinkUsage(21)}  -h, --help         this text
+${receiverUsage(21, 'receivers', false)}  -h, --help         this text
 
 Progress goes to stderr; stdout gets one table row per layout, then one line of JSON.
 `;
