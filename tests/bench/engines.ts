@@ -68,11 +68,12 @@ function workerBinFor(build: string): string {
   return bin;
 }
 
+/** BUILD[:SRTP] → the side, its worker found (or built) on the way. */
 function parseSide(flag: string, raw: string): Side {
   const [build, srtp = 'AEAD_AES_256_GCM', ...rest] = raw.split(':');
   if (!build || rest.length > 0) throw new UsageError(`--${flag} must look like openssl, nss:none or /path/to/worker:AEAD_AES_256_GCM (got "${raw}")`);
   srtpChoice(flag, srtp);
-  return { label: raw, workerBin: build, srtp };
+  return { label: raw, workerBin: workerBinFor(build), srtp };
 }
 
 /** One forwarding run; its steps from the JSON summary on the last line of stdout. */
@@ -160,8 +161,6 @@ async function main(signal: AbortSignal): Promise<number> {
   const rounds = positiveInt('rounds', values.rounds);
   const a = parseSide('a', values.a);
   const b = parseSide('b', values.b);
-  a.workerBin = workerBinFor(a.workerBin);
-  b.workerBin = workerBinFor(b.workerBin);
   process.stdout.write(`A = ${a.label} (${a.workerBin})\nB = ${b.label} (${b.workerBin})\nforwarding.ts ${passed.join(' ')}\n`);
 
   const runs: { a: Step[][]; b: Step[][] } = { a: [], b: [] };
