@@ -81,12 +81,16 @@ describe('loadConfig', () => {
   });
 
   it('reads a JSON config file, with environment variables taking precedence', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
     const dir = mkdtempSync('/tmp/rt-config-');
-    writeFileSync(`${dir}/c.json`, JSON.stringify({ http: { port: 4000 }, rooms: { maxPeersPerRoom: 12 } }));
-    const config = loadConfig({ ROUNDTABLE_CONFIG: `${dir}/c.json`, PORT: '4001' });
-    expect(config.http.port).toBe(4001);
-    expect(config.rooms.maxPeersPerRoom).toBe(12);
-    expect(() => loadConfig({ ROUNDTABLE_CONFIG: `${dir}/missing.json` })).toThrow(/cannot read ROUNDTABLE_CONFIG/);
+    try {
+      writeFileSync(`${dir}/c.json`, JSON.stringify({ http: { port: 4000 }, rooms: { maxPeersPerRoom: 12 } }));
+      const config = loadConfig({ ROUNDTABLE_CONFIG: `${dir}/c.json`, PORT: '4001' });
+      expect(config.http.port).toBe(4001);
+      expect(config.rooms.maxPeersPerRoom).toBe(12);
+      expect(() => loadConfig({ ROUNDTABLE_CONFIG: `${dir}/missing.json` })).toThrow(/cannot read ROUNDTABLE_CONFIG/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
