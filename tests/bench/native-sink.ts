@@ -13,9 +13,9 @@ import { ToolError } from './cli.ts';
 
 const SOURCE = fileURLToPath(new URL('./native/rtp-sink.c', import.meta.url));
 
-/** `$ROUNDTABLE_CACHE_DIR/bench`, else `~/.cache/roundtable/bench`. */
+/** The install scripts' cache folder (scripts/lib/common.sh, same rule), plus `bench`. */
 export function benchCacheDir(): string {
-  const root = process.env.ROUNDTABLE_CACHE_DIR || join(homedir(), '.cache', 'roundtable');
+  const root = process.env.ROUNDTABLE_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'roundtable');
   return join(root, 'bench');
 }
 
