@@ -57,6 +57,13 @@ export const ENV_KEYS = {
   ROUNDTABLE_TOKEN_PUBLIC_KEY: 'access.tokenPublicKey',
   ROUNDTABLE_TOKEN_ISSUER: 'access.tokenIssuer',
   ROUNDTABLE_TOKEN_AUDIENCE: 'access.tokenAudience',
+  ROUNDTABLE_CLUSTER_REDIS_URL: 'cluster.redisUrl',
+  ROUNDTABLE_CLUSTER_NODE_ID: 'cluster.nodeId',
+  ROUNDTABLE_CLUSTER_PUBLIC_URL: 'cluster.publicUrl',
+  ROUNDTABLE_CLUSTER_SECRET: 'cluster.secret',
+  ROUNDTABLE_CLUSTER_KEY_PREFIX: 'cluster.keyPrefix',
+  ROUNDTABLE_CLUSTER_LEASE_MS: 'cluster.leaseMs',
+  ROUNDTABLE_CLUSTER_CONNECT_TIMEOUT_MS: 'cluster.connectTimeoutMs',
   LOG_LEVEL: 'logLevel',
 } as const;
 

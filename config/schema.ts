@@ -224,6 +224,26 @@ export const configSchema = z
       /** When set, /metrics is also served on the main port to `Authorization: Bearer <token>`. */
       metricsToken: z.string().min(16, 'at least 16 characters').max(256).regex(/^[\x21-\x7e]+$/, 'printable ASCII, no spaces').optional(),
     }).prefault({}),
+    /**
+     * Cluster mode: several nodes share one Valkey/Redis. Without `redisUrl` the server is one process
+     * and none of this is used.
+     */
+    cluster: z.object({
+      /** `redis://host:port` (or `rediss://`) of the shared store; unset = single node. */
+      redisUrl: z.string().regex(/^rediss?:\/\/\S+$/, 'a URL like redis://127.0.0.1:6379').optional(),
+      /** This node's name in the cluster; unset: host name and port. */
+      nodeId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, dash, underscore; at most 64').optional(),
+      /** Where browsers reach this node (its web app and signaling), e.g. https://node-b.example.org. */
+      publicUrl: webOrigin.optional(),
+      /** Signs redirect tokens and authenticates nodes to each other; the same on every node. */
+      secret: z.string().min(32, 'at least 32 characters').max(512).optional(),
+      /** Key prefix, so that clusters (or tests) can share a store. */
+      keyPrefix: z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/).default('roundtable'),
+      /** A room whose owner stops renewing is free after this long; also a node record's lifetime. */
+      leaseMs: z.coerce.number().int().min(1_000).max(120_000).default(10_000),
+      /** How long a node waits for the store at startup before giving up. */
+      connectTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(5_000),
+    }).prefault({}),
     logLevel: logLevel.default('info'),
   })
   .superRefine((config, ctx) => {
@@ -252,6 +272,12 @@ export const configSchema = z
     }
     if (access.policy === 'token' && !access.tokenSecret && !access.tokenPublicKey) {
       ctx.addIssue({ code: 'custom', path: ['access', 'tokenSecret'], message: 'access.tokenSecret or access.tokenPublicKey is required when access.policy is token' });
+    }
+    if (config.cluster.redisUrl && !config.cluster.secret) {
+      ctx.addIssue({ code: 'custom', path: ['cluster', 'secret'], message: 'is required with cluster.redisUrl (the same on every node)' });
+    }
+    if (config.cluster.redisUrl && !config.cluster.publicUrl) {
+      ctx.addIssue({ code: 'custom', path: ['cluster', 'publicUrl'], message: 'is required with cluster.redisUrl: where browsers reach this node' });
     }
     if (Boolean(config.http.tlsCert) !== Boolean(config.http.tlsKey)) {
       ctx.addIssue({ code: 'custom', path: ['http', config.http.tlsCert ? 'tlsKey' : 'tlsCert'], message: 'tlsCert and tlsKey go together' });

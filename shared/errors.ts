@@ -55,13 +55,28 @@ export const ERROR_CODES = [
   'TOKEN_WRONG_ROOM',
   /** The server is shutting down (a restart): no new joins; try again once it is back. */
   'SHUTTING_DOWN',
+  /** Cluster mode: another node serves this room; the error's `redirect` says where, with a pass. */
+  'WRONG_NODE',
+  /** Cluster mode: the redirect pass is malformed, forged, or for another room or node. */
+  'INVALID_REDIRECT',
+  /** Cluster mode: the redirect pass is too old; open the room again. */
+  'REDIRECT_EXPIRED',
+  /** Cluster mode: the shared store cannot be reached, so the room cannot be placed now. */
+  'CLUSTER_UNAVAILABLE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** Where to go instead (WRONG_NODE): a node's base URL and a short-lived pass for the join there. */
+export interface Redirect {
+  url: string;
+  token: string;
+}
+
 export interface ErrorBody {
   code: ErrorCode;
   message: string;
+  redirect?: Redirect;
 }
 
 export type Reply<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };

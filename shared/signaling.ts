@@ -67,6 +67,8 @@ export const requestSchemas = {
     key: linkKeySchema.optional(),
     /** A signed room token, required when the server's policy is `token`. */
     token: roomTokenSchema.optional(),
+    /** Cluster mode: the pass another node gave with WRONG_NODE, for this node and room. */
+    redirect: roomTokenSchema.optional(),
   }),
   /** Creates a webinar and returns its two links' keys; the caller then joins with the host key. */
   createWebinar: z.strictObject({ secret: creationSecretSchema.optional() }),
@@ -285,6 +287,11 @@ export interface JoinReply {
   speakingPeerIds: string[];
   /** ICE servers and policy for this client's transports; fresh credentials on every (re)join. */
   network: NetworkSettings;
+  /**
+   * Cluster mode: the live nodes' base URLs, this one first. When this node stops answering, the
+   * client rejoins through the others; whichever takes the room over sends it on.
+   */
+  nodes?: string[];
 }
 
 /** The server's side of a pre-join check: one transport per path it can offer. */
@@ -403,6 +410,7 @@ export interface ServerToClientEvents {
  * Why the room ended for this client: its media worker died, the server is shutting down, a host
  * removed this person, or a host ended the meeting for everyone.
  */
-export type RoomCloseReason = 'worker-died' | 'shutdown' | 'removed' | 'ended';
+/** `moved`: cluster mode; another node serves the room now, and the client joins it there. */
+export type RoomCloseReason = 'worker-died' | 'shutdown' | 'removed' | 'ended' | 'moved';
 
 export const SIGNALING_PATH = '/socket.io';

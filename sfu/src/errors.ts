@@ -1,4 +1,4 @@
-import type { ErrorBody, ErrorCode } from '../../shared/index.ts';
+import type { ErrorBody, ErrorCode, Redirect } from '../../shared/index.ts';
 
 /** The one error type a handler throws to send a failed reply with a stable code. */
 export class SignalingError extends Error {
@@ -6,11 +6,13 @@ export class SignalingError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** WRONG_NODE only: where the room is served. */
+    readonly redirect?: Redirect,
   ) {
     super(message);
   }
 
   toBody(): ErrorBody {
-    return { code: this.code, message: this.message };
+    return { code: this.code, message: this.message, ...(this.redirect ? { redirect: this.redirect } : {}) };
   }
 }

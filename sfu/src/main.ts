@@ -55,6 +55,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  // Errors an operator fixes in the configuration or the environment: the message says which key.
+  if (error instanceof Error && ['StoreError', 'ClusterStoreUnreachable'].includes(error.name)) {
+    console.error(`roundtable: failed to start: ${error.message}`);
+    process.exit(1);
+  }
   console.error('roundtable: failed to start:', error);
   process.exit(1);
 });

@@ -14,6 +14,7 @@ import { WorkerPool } from './media/WorkerPool.ts';
 import { resolveMediaAddress } from './network/media-address.ts';
 import { MediaListen } from './network/MediaListen.ts';
 import { Network } from './network/Network.ts';
+import { type RoomPlacement, singleNode } from './rooms/placement.ts';
 import { RoomRegistry } from './rooms/RoomRegistry.ts';
 import { Access } from './access/Access.ts';
 import { RoomDirectory } from './access/RoomDirectory.ts';
@@ -25,6 +26,8 @@ export interface RoundtableServer {
   readonly registry: RoomRegistry;
   readonly network: Network;
   readonly io: SignalingServer;
+  /** Cluster mode only: this node's id and the rooms it holds leases for. */
+  readonly cluster: { nodeId: string; held(): ReadonlyMap<string, number> } | undefined;
   /**
    * Starts listening, on the main port and on the admin port; resolves with the main base URL
    * (port 0 picks a free port).
@@ -66,7 +69,26 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
   }, LOAD_LOG_INTERVAL_MS);
   loadLog.unref();
 
-  const guard = new Guard(config, registry, logger.child({ component: 'guard' }));
+  // Cluster mode, loaded only when configured: the single-node path never imports it.
+  const cluster = config.cluster.redisUrl
+    ? await (await import('./cluster/Cluster.ts')).Cluster.start({
+        config,
+        logger: logger.child({ component: 'cluster' }),
+        directory,
+        mediaAddress: listen.address.announcedIp,
+        load: () => registry.peerCount(),
+        // Another node serves the room now: its people are told, and their clients join it there.
+        onRoomLost: (roomId) => registry.get(roomId)?.close('moved'),
+      }).catch((error: unknown) => {
+        pool.close();
+        directory.close();
+        throw error;
+      })
+    : undefined;
+  const placement: RoomPlacement = cluster ?? singleNode;
+  if (cluster) registry.on('roomClosed', (roomId) => cluster.released(roomId));
+
+  const guard = new Guard(config, registry, logger.child({ component: 'guard' }), cluster && ((origin) => cluster.isNodeOrigin(origin)));
 
   const serve = (handlers: RequestHandler[]) => (req: http.IncomingMessage, res: http.ServerResponse): void => {
     void (async () => {
@@ -84,7 +106,14 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
     ...(config.http.staticDir ? [staticHandler(config.http.staticDir)] : []),
   ]);
   const adminServer = http.createServer(
-    serve([adminOperations(metrics, () => ({ status: 'ok', rooms: registry.size, workers: pool.loads() }))]),
+    serve([
+      adminOperations(metrics, () => ({
+        status: 'ok',
+        rooms: registry.size,
+        workers: pool.loads(),
+        ...(cluster ? { cluster: { nodeId: cluster.nodeId, leases: Object.fromEntries(cluster.held()) } } : {}),
+      })),
+    ]),
   );
   let adminUrl: string | undefined;
 
@@ -125,12 +154,13 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
       next();
     });
   });
-  attachSignaling(io, { registry, access, network, guard, config, logger });
+  attachSignaling(io, { registry, access, network, placement, guard, config, logger });
 
   const closeEverything = async () => {
     clearInterval(loadLog);
     guard.close();
     registry.closeAll();
+    await cluster?.stop();
     adminServer.close();
     adminServer.closeAllConnections();
     await new Promise<void>((resolve) => io.close(() => resolve()));
@@ -167,6 +197,7 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
     registry,
     network,
     io,
+    cluster,
     listen: async () => {
       const url = await listenOn(httpServer, config.http.host, config.http.port, tlsCert ? 'https' : 'http');
       try {

@@ -16,6 +16,8 @@ export interface ConnectOptions {
   localAddress?: string;
   /** Extra handshake headers, e.g. Origin or X-Forwarded-For. */
   headers?: Record<string, string>;
+  /** Give up connecting after this long (Socket.IO's default is 20 s). */
+  timeoutMs?: number;
 }
 
 /** A signaling client in the test process, speaking the same contract as the browser client. */
@@ -37,6 +39,7 @@ export class TestClient {
       forceNew: true,
       ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       ...(options.headers ? { extraHeaders: options.headers } : {}),
+      ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
     } as Parameters<typeof io>[1]);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);

@@ -32,6 +32,11 @@ export async function joinPeer(
     ...(options.resume ? { resume: options.resume } : {}),
     ...(options.key ? { key: options.key } : {}),
   });
+  return setUpPeer(client, join, options);
+}
+
+/** After the join: a receive transport and `ready` (unless `ready` is false), and published media. */
+export async function setUpPeer(client: TestClient, join: JoinReply, options: { ready?: boolean; publish?: boolean } = {}): Promise<TestPeer> {
   const peer: TestPeer = { client, join, producers: {} };
   if (options.ready ?? true) {
     peer.recvTransportId = (await client.ok('createTransport', { direction: 'recv' })).id;

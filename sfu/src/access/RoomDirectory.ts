@@ -3,7 +3,8 @@ import type { Config } from '../../../config/index.ts';
 import type { MeetingKeys, Role, RoomKind, RoomSettings, WebinarKeys } from '../../../shared/index.ts';
 import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { RoomStore, type StoredMember, type StoredRoom } from '../store/RoomStore.ts';
+import { RoomStore, type RoomSnapshot, type StoredMember, type StoredRoom } from '../store/RoomStore.ts';
+import { TypedEmitter } from '../typed-emitter.ts';
 
 const ID_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
 const ID_LENGTH = 16;
@@ -51,7 +52,7 @@ export interface RoomDirectoryOptions {
  * The plain keys are kept in memory by the process that made them, for the host's join reply. After a
  * restart there is nothing to give back: the host's browser keeps its own copy.
  */
-export class RoomDirectory {
+export class RoomDirectory extends TypedEmitter<{ changed: [roomId: string] }> {
   readonly #store: RoomStore;
   /** Plain keys of the rooms this process created, while they are stored. */
   readonly #issued = new Map<string, WebinarKeys | MeetingKeys>();
@@ -66,6 +67,7 @@ export class RoomDirectory {
   }
 
   constructor(store: RoomStore, options: RoomDirectoryOptions) {
+    super();
     this.#store = store;
     this.#idleExpiryMs = options.idleExpiryMs;
     this.#logger = options.logger;
@@ -166,6 +168,7 @@ export class RoomDirectory {
 
   saveSettings(roomId: string, settings: RoomSettings): void {
     this.#store.setSettings(roomId, settings);
+    this.emit('changed', roomId);
   }
 
   /** A member with moderation state, found by peer id and checked against its resume token. */
@@ -183,11 +186,23 @@ export class RoomDirectory {
     if (!this.live(roomId)) return; // an expired room keeps nothing
     const { token, ...rest } = member;
     this.#store.saveMember({ ...rest, roomId, tokenHash: hashSecret(token), updatedAt: this.#now() });
+    this.emit('changed', roomId);
   }
 
   /** Forgets a member that no longer carries any moderation state. */
   forgetMember(roomId: string, peerId: string): void {
     this.#store.deleteMember(roomId, peerId);
+    this.emit('changed', roomId);
+  }
+
+  /** The stored room with its members (cluster mode hands it to the next node that serves it). */
+  exportRoom(roomId: string): RoomSnapshot | undefined {
+    return this.#store.snapshot(roomId);
+  }
+
+  /** Takes over a room as another node left it; not reported as a change. */
+  importRoom(snapshot: RoomSnapshot): void {
+    this.#store.restore(snapshot);
   }
 
   /** Stops the sweep and closes the store. Idempotent. */
@@ -210,6 +225,7 @@ export class RoomDirectory {
   #insert(id: string, kind: RoomKind, hostKeyHash: Buffer | null, audienceKeyHash: Buffer | null): void {
     const now = this.#now();
     this.#store.insert({ id, kind, hostKeyHash, audienceKeyHash, createdAt: now, lastActiveAt: now, lobby: false, locked: false });
+    this.emit('changed', id);
   }
 
   #sweep(): void {

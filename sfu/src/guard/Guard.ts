@@ -52,6 +52,8 @@ export class Guard {
     private readonly config: Config,
     private readonly registry: RoomRegistry,
     private readonly logger: Logger,
+    /** Cluster mode: pages served by the other nodes may open signaling here too. */
+    private readonly isNodeOrigin: (origin: string) => boolean = () => false,
   ) {
     this.#limits = new AddressLimits(config.limits);
     this.#sweeper = setInterval(() => this.#limits.sweep(), SWEEP_INTERVAL_MS);
@@ -73,7 +75,9 @@ export class Guard {
   /** Socket.IO middleware (`io.use`): refuses a foreign Origin and an address's connection past its share. */
   readonly admitConnection = (socket: ConnectingSocket, next: (error?: Error) => void): void => {
     const { headers } = socket.handshake;
-    if (!originAllowed(headers.origin, this.#hostsOf(headers), this.config.signaling.allowedOrigins)) {
+    const { origin } = headers;
+    const allowed = originAllowed(origin, this.#hostsOf(headers), this.config.signaling.allowedOrigins) || (origin !== undefined && this.isNodeOrigin(origin));
+    if (!allowed) {
       this.#warn('ORIGIN_NOT_ALLOWED', { origin: headers.origin, host: headers.host }, FOREIGN_ORIGIN_HINT);
       next(new ConnectionRefused('ORIGIN_NOT_ALLOWED', 'this page\'s origin may not use this server'));
       return;

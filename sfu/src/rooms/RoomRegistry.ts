@@ -8,12 +8,13 @@ import type { Network } from '../network/Network.ts';
 import { Room } from './Room.ts';
 import { RoomRouters } from './RoomRouters.ts';
 import { SpeakerDetector } from './SpeakerDetector.ts';
+import { TypedEmitter } from '../typed-emitter.ts';
 
 /**
  * Live rooms by id. Creation is keyed by id with the pending promise stored before the first await,
  * so simultaneous joins to a new id share one router instead of racing to make two.
  */
-export class RoomRegistry {
+export class RoomRegistry extends TypedEmitter<{ roomClosed: [roomId: string] }> {
   readonly #rooms = new Map<string, Room>();
   readonly #creating = new Map<string, Promise<Room>>();
 
@@ -23,7 +24,9 @@ export class RoomRegistry {
     private readonly network: Network,
     private readonly config: Config,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    super();
+  }
 
   get size(): number {
     return this.#rooms.size;
@@ -49,6 +52,13 @@ export class RoomRegistry {
     return pending;
   }
 
+  /** Everyone in this node's rooms (viewers included): what cluster placement compares. */
+  peerCount(): number {
+    let count = 0;
+    for (const room of this.#rooms.values()) count += room.peers.size;
+    return count;
+  }
+
   closeAll(): void {
     for (const room of [...this.#rooms.values()]) room.close('shutdown');
   }
@@ -63,6 +73,7 @@ export class RoomRegistry {
     this.#rooms.set(roomId, room);
     room.once('close', () => {
       if (this.#rooms.get(roomId) === room) this.#rooms.delete(roomId);
+      this.emit('roomClosed', roomId);
     });
     this.logger.info({ roomId, rooms: this.#rooms.size }, 'room created');
     return room;

@@ -16,6 +16,7 @@ import type { Guard } from '../guard/Guard.ts';
 import type { Logger } from '../logger.ts';
 import type { Network } from '../network/Network.ts';
 import type { Notify } from '../rooms/Peer.ts';
+import type { RoomPlacement } from '../rooms/placement.ts';
 import type { RoomRegistry } from '../rooms/RoomRegistry.ts';
 import { type HandlerContext, handlers } from './handlers.ts';
 import { TokenBucket } from './TokenBucket.ts';
@@ -45,13 +46,14 @@ export interface SignalingServices {
   registry: RoomRegistry;
   access: Access;
   network: Network;
+  placement: RoomPlacement;
   guard: Guard;
   config: Config;
   logger: Logger;
 }
 
 /** Wires one socket: validates, rate-limits and dispatches each request, and leaves on disconnect. */
-export function attachConnection(socket: SignalingSocket, { registry, access, network, guard, config, logger }: SignalingServices): void {
+export function attachConnection(socket: SignalingSocket, { registry, access, network, placement, guard, config, logger }: SignalingServices): void {
   const log = logger.child({ socketId: socket.id });
   const address = guard.addressOf(socket.handshake);
   const bucket = new TokenBucket(config.signaling.requestsPerSecond, config.signaling.requestBurst);
@@ -62,6 +64,7 @@ export function attachConnection(socket: SignalingSocket, { registry, access, ne
     registry,
     access,
     network,
+    placement,
     probe: network.probeSession(socket.id),
     notify,
     membership: undefined,

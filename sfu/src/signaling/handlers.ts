@@ -5,6 +5,7 @@ import { SignalingError } from '../errors.ts';
 import type { ConnectivityProbeSession } from '../network/ConnectivityProbe.ts';
 import type { Network } from '../network/Network.ts';
 import type { Attachment, Notify, Peer } from '../rooms/Peer.ts';
+import type { RoomPlacement } from '../rooms/placement.ts';
 import type { Room } from '../rooms/Room.ts';
 import type { RoomRegistry } from '../rooms/RoomRegistry.ts';
 
@@ -14,6 +15,8 @@ export interface HandlerContext {
   /** The access policy: who may create rooms, and what a join opens with which role. */
   readonly access: Access;
   readonly network: Network;
+  /** Which node serves a room: always this one, except in cluster mode. */
+  readonly placement: RoomPlacement;
   /** This connection's pre-join connectivity check, if it runs one. */
   readonly probe: ConnectivityProbeSession;
   readonly notify: Notify;
@@ -57,7 +60,9 @@ function attachmentFor(ctx: HandlerContext): Attachment {
 /** The join itself; `handlers.join` runs it with the connection marked as joining. */
 async function joinRoom(ctx: HandlerContext, request: RequestPayload<'join'>): Promise<ReplyData['join']> {
   const { roomId, resume } = request;
-  // Decided before anything is created: a wrong link or token never makes a room.
+  // Cluster mode: served here, or the client is sent where it is (WRONG_NODE). Then, before anything
+  // is created: a wrong link or token never makes a room.
+  await ctx.placement.place(roomId, request.redirect);
   const entry = await ctx.access.resolveJoin(request);
   const room = await ctx.registry.getOrCreate(roomId, ctx.registry.get(roomId)?.kind ?? entry.kind);
   if (!ctx.isConnected()) {
@@ -80,7 +85,8 @@ async function joinRoom(ctx: HandlerContext, request: RequestPayload<'join'>): P
 function joinReply(ctx: HandlerContext, room: Room, peer: Peer, resumed: boolean): ReplyData['join'] {
   const directory = ctx.access.directory;
   const keys = { webinarKeys: directory.webinarKeys(room.id), meetingKeys: directory.meetingKeys(room.id) };
-  return { ...room.joinReply(peer, resumed, keys), network: ctx.network.settingsFor(peer.id) };
+  const nodes = ctx.placement.nodes();
+  return { ...room.joinReply(peer, resumed, keys), network: ctx.network.settingsFor(peer.id), ...(nodes ? { nodes } : {}) };
 }
 
 /**
@@ -114,12 +120,16 @@ export const handlers: { [N in RequestName]: Handler<N> } = {
 
   async createWebinar(ctx, { secret }) {
     notJoined(ctx);
-    return ctx.access.createWebinar(secret);
+    const keys = ctx.access.createWebinar(secret);
+    await ctx.placement.created(keys.roomId);
+    return keys;
   },
 
   async createMeeting(ctx, { secret }) {
     notJoined(ctx);
-    return ctx.access.createMeeting(secret);
+    const keys = ctx.access.createMeeting(secret);
+    await ctx.placement.created(keys.roomId);
+    return keys;
   },
 
   async muteParticipant(ctx, { peerId }) {

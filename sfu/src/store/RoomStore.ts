@@ -52,6 +52,12 @@ interface MemberRow {
   updated_at: number;
 }
 
+/** One room with its members, as one node hands it to another (cluster mode). */
+export interface RoomSnapshot {
+  room: StoredRoom;
+  members: StoredMember[];
+}
+
 export const STORE_FILE = 'roundtable.db';
 
 /** The store cannot be opened or used; names the config key, since that is what an operator fixes. */
@@ -93,6 +99,7 @@ export class RoomStore {
            role = excluded.role, mic_muted = excluded.mic_muted, removed = excluded.removed, updated_at = excluded.updated_at`,
       ),
       deleteMember: db.prepare('DELETE FROM members WHERE room_id = ? AND peer_id = ?'),
+      deleteRoom: db.prepare('DELETE FROM rooms WHERE id = ?'),
     };
   }
 
@@ -174,6 +181,21 @@ export class RoomStore {
 
   deleteMember(roomId: string, peerId: string): void {
     this.#statements.deleteMember.run(roomId, peerId);
+  }
+
+  /** The room and its members, or undefined when it is not stored. */
+  snapshot(id: string): RoomSnapshot | undefined {
+    const room = this.get(id);
+    return room && { room, members: this.members(id) };
+  }
+
+  /** Replaces whatever is stored for the snapshot's room with it, in one transaction. */
+  restore(snapshot: RoomSnapshot): void {
+    this.db.transaction(() => {
+      this.#statements.deleteRoom.run(snapshot.room.id); // members go with it
+      this.insert(snapshot.room);
+      for (const member of snapshot.members) this.saveMember(member);
+    })();
   }
 
   /** Idempotent. Checkpoints the WAL into the main file, so a stopped server leaves one file behind. */
