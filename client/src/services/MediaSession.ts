@@ -16,7 +16,7 @@ import { requestJoin } from './moderation.ts';
 import { forgetCredentials, loadCredentials, saveCredentials } from './credentials.ts';
 import { type LocalSourceState, Publisher } from './Publisher.ts';
 import { type SessionStats, collectStats } from './session-stats.ts';
-import { RequestError, type SignalingSocket, connectSignaling, request } from './signaling.ts';
+import { RequestError, type SignalingSocket, connectSignaling, request, retarget } from './signaling.ts';
 import { IceServers } from './IceServers.ts';
 import { createTransport, restartIce } from './transport.ts';
 import { ViewTracker } from './ViewTracker.ts';
@@ -52,6 +52,8 @@ export interface SessionListener {
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Cluster mode: WRONG_NODE answers followed in a row before giving up (placement races settle in one). */
+const MAX_REDIRECTS = 3;
 /** What a person is told when the server refuses the connection itself (stable codes in `data.code`). */
 const CONNECT_REFUSALS: Record<string, string> = {
   TOO_MANY_CONNECTIONS: 'Too many connections from your network to this server. Close other tabs or try again later.',
@@ -87,6 +89,11 @@ export class MediaSession {
   /** A media reset is being handled; another one arriving meanwhile runs after it. */
   #resetting = false;
   #resetAgain = false;
+  /** Cluster mode: the node this socket talks to, and the live nodes the last join reply listed. */
+  #url = window.location.origin;
+  #nodes: string[] = [];
+  /** Following a redirect: the join is sent by the mover, not by the connect handler. */
+  #moving = false;
 
   /** `forceRelay`: send media only through TURN (`?relay=1`), whatever the server's policy. */
   constructor(
@@ -126,7 +133,14 @@ export class MediaSession {
     on('chatMessage', (message) => listener.onChat(message));
     on('activeSpeaker', ({ peerId }) => listener.onActiveSpeaker(peerId));
     on('speaking', ({ peerIds }) => listener.onSpeaking(peerIds));
-    on('roomClosed', ({ reason, byName }) => listener.onRoomClosed(reason, byName));
+    on('roomClosed', ({ reason, byName }) => {
+      // Cluster mode: another node took the room over. Join it there, as after a dropped connection.
+      if (reason === 'moved' && this.#joined && !this.#closed) {
+        listener.onConnectionChange('reconnecting');
+        return void this.#rejoin();
+      }
+      listener.onRoomClosed(reason, byName);
+    });
     on('audienceCount', ({ count }) => listener.onAudienceCount(count));
     on('stageInvite', ({ byName }) => listener.onStageInvite(byName));
     on('stageInviteAnswered', ({ peerId, accepted }) => listener.onStageInviteAnswered(peerId, accepted));
@@ -140,7 +154,13 @@ export class MediaSession {
       if (this.#joined && !this.#closed && reason !== 'io client disconnect') listener.onConnectionChange('reconnecting');
     });
     on('connect', () => {
-      if (this.#joined && !this.#closed) void this.#rejoin();
+      if (this.#joined && !this.#closed && !this.#moving) void this.#rejoin();
+    });
+    // Cluster mode: the node is gone (killed, restarting). Each failed attempt tries the next node;
+    // whichever takes the room over answers the rejoin, or sends it on to the owner.
+    this.socket.io.on('reconnect_error', () => {
+      const next = this.#nodes[(this.#nodes.indexOf(this.#url) + 1) % this.#nodes.length];
+      if (next && next !== this.#url) this.#target(next);
     });
   }
 
@@ -216,13 +236,14 @@ export class MediaSession {
   /** Joins, taking back this browser's previous place in the room when the server still holds it. */
   async #enterRoom(credentials = loadCredentials(this.#roomId)): Promise<void> {
     const transportIds = [this.publisher.transport?.id, this.#recvTransport?.id].filter((id): id is string => Boolean(id));
-    const reply = await requestJoin(this.socket, {
+    const reply = await this.#requestJoinFollowing({
       roomId: this.#roomId,
       displayName: this.#displayName,
       ...(credentials ? { resume: { ...credentials, transportIds } } : {}),
       ...(this.#key ? { key: this.#key } : {}),
       ...(this.#token ? { token: this.#token } : {}),
     });
+    this.#nodes = reply.nodes ?? [];
     this.#identity = { peerId: reply.peerId, token: reply.resumeToken };
     saveCredentials(this.#roomId, this.#identity);
     this.#settings = reply.settings;
@@ -243,6 +264,43 @@ export class MediaSession {
       await request(this.socket, 'ready', { rtpCapabilities: this.#device.rtpCapabilities as RtpCapabilitiesPayload });
     }
     if (this.#joined) await this.publisher.recover(reply.resumed ? reply.transportIds : []);
+  }
+
+  /**
+   * Sends the join; in cluster mode, a node that does not serve the room answers WRONG_NODE with the
+   * owner's URL and a pass, and the join goes there. The person sees nothing of it.
+   */
+  async #requestJoinFollowing(payload: Parameters<typeof requestJoin>[1]): Promise<JoinReply> {
+    let redirect: string | undefined;
+    for (let hops = 0; ; hops += 1) {
+      try {
+        return await requestJoin(this.socket, { ...payload, ...(redirect ? { redirect } : {}) });
+      } catch (error) {
+        if (!(error instanceof RequestError) || error.code !== 'WRONG_NODE' || !error.redirect || hops >= MAX_REDIRECTS) throw error;
+        const { url, token } = error.redirect;
+        await this.#moveTo(url);
+        // Only the node the pass names accepts it; a failover may have landed us elsewhere.
+        redirect = this.#url === url ? token : undefined;
+      }
+    }
+  }
+
+  /** Reconnects the socket to another node and waits until it is connected (there, or at a fallback). */
+  async #moveTo(url: string): Promise<void> {
+    this.#moving = true;
+    try {
+      this.#target(url);
+      this.socket.disconnect(); // at once, no backoff: the next connect opens to the new target
+      this.socket.connect();
+      await this.#connected(false);
+    } finally {
+      this.#moving = false;
+    }
+  }
+
+  #target(url: string): void {
+    this.#url = url;
+    retarget(this.socket, url);
   }
 
   async #rejoin(): Promise<void> {
@@ -327,8 +385,11 @@ export class MediaSession {
     this.listener.onTrackEnded(entry.info.peerId, entry.info.source);
   }
 
-  /** Resolves once connected; rejects at the first failed attempt so the person is told at once. */
-  #connected(): Promise<void> {
+  /**
+   * Resolves once connected. By default rejects at the first failed attempt, so the person is told at
+   * once; `failFast` false waits through the reconnection's attempts (and node fallbacks) until the timeout.
+   */
+  #connected(failFast = true): Promise<void> {
     if (this.socket.connected) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const unreachable = (error?: Error & { data?: { code?: string } }) => {
@@ -346,7 +407,7 @@ export class MediaSession {
         this.socket.off('connect_error', unreachable);
       };
       this.socket.on('connect', onConnect);
-      this.socket.on('connect_error', unreachable);
+      if (failFast) this.socket.on('connect_error', unreachable);
     });
   }
 }

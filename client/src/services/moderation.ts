@@ -133,6 +133,8 @@ export function roomClosedMessage(reason: RoomCloseReason, byName?: string): str
       return 'The server is restarting. Rejoin in a moment.';
     case 'worker-died':
       return 'The meeting ended unexpectedly on the server.';
+    case 'moved':
+      return 'The meeting moved to another server. Rejoin to continue.';
   }
 }
 

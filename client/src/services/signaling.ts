@@ -2,6 +2,7 @@ import { type Socket, io } from 'socket.io-client';
 import {
   type ClientToServerEvents,
   type ErrorCode,
+  type Redirect,
   type ReplyData,
   type RequestName,
   type RequestPayload,
@@ -17,6 +18,8 @@ export class RequestError extends Error {
   constructor(
     readonly code: ErrorCode | 'TIMEOUT' | 'DISCONNECTED',
     message: string,
+    /** WRONG_NODE (cluster mode): the node that serves the room, and a pass for the join there. */
+    readonly redirect?: Redirect,
   ) {
     super(message);
   }
@@ -26,6 +29,15 @@ export const REQUEST_TIMEOUT_MS = 10_000;
 
 export function connectSignaling(url = window.location.origin): SignalingSocket {
   return io(url, { path: SIGNALING_PATH, transports: ['websocket'], reconnection: true, timeout: 8_000 });
+}
+
+/**
+ * Points the socket's connection at another node (cluster mode). Socket.IO's Manager opens every
+ * connection, the first and each reconnection, to its `uri`; the socket object, with its listeners,
+ * stays the same. socket.io-client 4 keeps `uri` as a plain property (TypeScript calls it private).
+ */
+export function retarget(socket: SignalingSocket, url: string): void {
+  (socket.io as unknown as { uri: string }).uri = url;
 }
 
 /** Sends a request and resolves with its data, or rejects with a RequestError. */
@@ -44,13 +56,13 @@ export async function request<N extends RequestName>(
     };
     reply = (await timed.emitWithAck(name, payload)) as
       | { ok: true; data: ReplyData[N] }
-      | { ok: false; error: { code: ErrorCode; message: string } };
+      | { ok: false; error: { code: ErrorCode; message: string; redirect?: Redirect } };
   } catch {
     // Socket.IO fails pending acknowledgements when the connection drops.
     if (!socket.connected) throw new RequestError('DISCONNECTED', `the connection dropped before ${name} was answered`);
     throw new RequestError('TIMEOUT', `no reply to ${name}`);
   }
-  if (!reply.ok) throw new RequestError(reply.error.code, reply.error.message);
+  if (!reply.ok) throw new RequestError(reply.error.code, reply.error.message, reply.error.redirect);
   return reply.data;
 }
 
