@@ -86,7 +86,10 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
       })
     : undefined;
   const placement: RoomPlacement = cluster ?? singleNode;
-  if (cluster) registry.on('roomClosed', (roomId) => cluster.released(roomId));
+  if (cluster) {
+    registry.on('roomCreated', (room) => cluster.attach(room));
+    registry.on('roomClosed', (roomId) => cluster.released(roomId));
+  }
 
   const guard = new Guard(config, registry, logger.child({ component: 'guard' }), cluster && ((origin) => cluster.isNodeOrigin(origin)));
 

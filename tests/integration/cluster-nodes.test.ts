@@ -111,6 +111,7 @@ describe('cluster: placement and routing', () => {
       expect(first.hops + second.hops).toBeGreaterThanOrEqual(1); // at least one of them was sent on
       expect(second.join.peers.map((p) => p.displayName)).toContain('Ana');
       await first.client.waitFor('peerJoined', (e) => e.peer.displayName === 'Bert');
+      await first.client.ok('sendChat', { text: 'hello from the first' });
       await second.client.waitFor('consumerAdded', (e) => e.consumer.peerId === first.join.peerId);
       expect(await holders('cl-same-room')).toEqual([first.node.nodeId]);
       // The reply lists every live node, the serving one first: the client's failover list.
@@ -122,6 +123,10 @@ describe('cluster: placement and routing', () => {
     }
     // The last one out closes the room, and its lease is released at once.
     await expect.poll(() => holders('cl-same-room'), { timeout: 5_000 }).toEqual([]);
+    // A chat ends with its meeting, as on one node: the next people in the room start with none.
+    const later = await joinThrough(nodes[0]!.url, 'cl-same-room', 'Cleo');
+    later.client.close();
+    expect(later.join.chat).toEqual([]);
   });
 
   it('a page served by one node may open signaling on another; a foreign origin still may not', async () => {
@@ -162,6 +167,7 @@ describe('cluster: a room survives its node', { timeout: 60_000 }, () => {
     const guest = await joinThrough(nodes[1]!.url, meeting.roomId, 'Gil', {}, true);
     expect(guest.node).toBe(host.node);
     await host.client.ok('setRoomSettings', { locked: true });
+    await guest.client.ok('sendChat', { text: 'said before the crash' });
     expect(await refusal(host.node.url, { roomId: meeting.roomId, displayName: 'Late' })).toBe('ROOM_LOCKED');
 
     const owner = host.node;
@@ -178,6 +184,7 @@ describe('cluster: a room survives its node', { timeout: 60_000 }, () => {
     try {
       expect(survivors).toContain(hostAgain.node);
       expect(hostAgain.join).toMatchObject({ role: 'host', peerId: host.join.peerId, roomSettings: { locked: true } });
+      expect(hostAgain.join.chat.map((m) => m.text)).toEqual(['said before the crash']);
       expect(gapMs).toBeLessThan(LEASE_MS + 5_000);
       expect(await holders(meeting.roomId)).toEqual([hostAgain.node.nodeId]);
       // The lock came along: a newcomer is still refused, through any node.

@@ -12,6 +12,7 @@ import type { RoomDirectory } from '../access/RoomDirectory.ts';
 import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { RoomPlacement } from '../rooms/placement.ts';
+import type { Room } from '../rooms/Room.ts';
 import { clusterKeys } from './keys.ts';
 import { type NodeRecord, NodeRegistry } from './NodeRegistry.ts';
 import { RedirectTokens } from './redirect-tokens.ts';
@@ -153,9 +154,17 @@ export class Cluster implements RoomPlacement {
     return this.#live.some((node) => node.signalingUrl === origin);
   }
 
+  /** A live room was made here for a room this node claimed: its stored chat, and keeping it. */
+  attach(room: Room): void {
+    this.#records.attach(room);
+  }
+
   /** The room closed here (empty): it is free for whichever node is asked next. */
   released(roomId: string): void {
-    this.#leases.release(roomId).catch((error: unknown) => this.#storeError(error));
+    this.#records
+      .endChat(roomId)
+      .then(() => this.#leases.release(roomId))
+      .catch((error: unknown) => this.#storeError(error));
   }
 
   /** Leaves the cluster: stops heartbeats and renewals, and gives every room up at once. */

@@ -7,15 +7,19 @@
  *   node that lost the room can no longer overwrite it (fencing);
  * - the node that claims a room loads the record before it serves anyone.
  * While a node owns a room, its local copy is the truth: handlers keep reading SQLite synchronously.
+ * The room's chat history travels the same way (written through by its owner, loaded by the next).
  */
 import type { Redis } from 'ioredis';
+import type { ChatMessage } from '../../../shared/index.ts';
 import type { RoomDirectory } from '../access/RoomDirectory.ts';
 import type { Logger } from '../logger.ts';
+import type { Room } from '../rooms/Room.ts';
 import type { RoomSnapshot, StoredMember, StoredRoom } from '../store/RoomStore.ts';
 import { clusterKeys } from './keys.ts';
 import type { RoomLeases } from './RoomLeases.ts';
 
 const RECORD_FIELD = 'record';
+const CHAT_FIELD = 'chat';
 
 type Wire<T> = { [K in keyof T]: T[K] extends Buffer | null ? string | null : T[K] };
 interface WireSnapshot {
@@ -44,9 +48,14 @@ export function decodeSnapshot(text: string): RoomSnapshot {
 
 export class RoomRecords {
   readonly #keys: ReturnType<typeof clusterKeys>;
-  /** Rooms with a write-through queued or in flight: the latest change wins, one write at a time. */
-  readonly #dirty = new Set<string>();
+  /**
+   * Write-throughs queued per room: field → how to read its latest value. The latest change wins,
+   * and each room has one write in flight at a time, so writes land in order.
+   */
+  readonly #dirty = new Map<string, Map<string, () => string | undefined>>();
   readonly #writing = new Set<string>();
+  /** Chat histories loaded with a claimed room, until its live room is made here. */
+  readonly #restoredChat = new Map<string, ChatMessage[]>();
   readonly #onChanged = (roomId: string) => this.#changed(roomId);
 
   constructor(
@@ -69,11 +78,32 @@ export class RoomRecords {
 
   /** Before serving a room it just claimed: the record as the last owner left it, if there is one. */
   async load(roomId: string): Promise<void> {
-    const text = await this.redis.hget(this.#keys.state(roomId), RECORD_FIELD);
-    if (text === null) return;
+    const [text, chat] = await this.redis.hmget(this.#keys.state(roomId), RECORD_FIELD, CHAT_FIELD);
+    if (chat) this.#restoredChat.set(roomId, JSON.parse(chat) as ChatMessage[]);
+    if (!text) return;
     const snapshot = decodeSnapshot(text);
     // Served from now on: it is as active as it gets (the last owner touched it only locally).
     this.directory.importRoom({ ...snapshot, room: { ...snapshot.room, lastActiveAt: Math.max(snapshot.room.lastActiveAt, Date.now()) } });
+  }
+
+  /** A live room was made here: it gets the chat its last owner kept, and its new messages are kept. */
+  attach(room: Room): void {
+    const chat = this.#restoredChat.get(room.id);
+    this.#restoredChat.delete(room.id);
+    if (chat) room.restoreChat(chat);
+    room.on('chat', (history) => {
+      const copy = [...history];
+      this.#queue(room.id, CHAT_FIELD, () => JSON.stringify(copy));
+    });
+  }
+
+  /**
+   * The room ended here (its last person left): its chat ends with it, as on a single node. Written
+   * under the lease, so a node that lost the room cannot wipe its successor's chat.
+   */
+  async endChat(roomId: string): Promise<void> {
+    this.#dirty.get(roomId)?.delete(CHAT_FIELD);
+    if (this.leases.holds(roomId)) await this.leases.write(roomId, CHAT_FIELD, '[]');
   }
 
   close(): void {
@@ -81,19 +111,30 @@ export class RoomRecords {
   }
 
   #changed(roomId: string): void {
+    this.#queue(roomId, RECORD_FIELD, () => {
+      const snapshot = this.directory.exportRoom(roomId);
+      return snapshot && encodeSnapshot(snapshot);
+    });
+  }
+
+  #queue(roomId: string, field: string, value: () => string | undefined): void {
     if (!this.leases.holds(roomId)) return; // a room created here but served elsewhere: publishNew covers it
-    this.#dirty.add(roomId);
+    const fields = this.#dirty.get(roomId) ?? new Map<string, () => string | undefined>();
+    fields.set(field, value);
+    this.#dirty.set(roomId, fields);
     if (!this.#writing.has(roomId)) void this.#flush(roomId);
   }
 
   async #flush(roomId: string): Promise<void> {
     this.#writing.add(roomId);
     try {
-      while (this.#dirty.delete(roomId)) {
-        const snapshot = this.directory.exportRoom(roomId);
-        if (!snapshot) break;
-        // False when the lease is gone; RoomLeases then reports the room lost, and that closes it here.
-        await this.leases.write(roomId, RECORD_FIELD, encodeSnapshot(snapshot));
+      for (let fields = this.#dirty.get(roomId); fields; fields = this.#dirty.get(roomId)) {
+        this.#dirty.delete(roomId);
+        for (const [field, read] of fields) {
+          const value = read();
+          // False when the lease is gone; RoomLeases then reports the room lost, and that closes it here.
+          if (value !== undefined) await this.leases.write(roomId, field, value);
+        }
       }
     } catch (error) {
       this.logger.warn({ err: error, roomId }, 'cannot write the room record to the cluster store; the next change tries again');

@@ -26,7 +26,8 @@ import { RoomRecovery } from './RoomRecovery.ts';
 import type { RoomRouters } from './RoomRouters.ts';
 import type { SpeakerDetector } from './SpeakerDetector.ts';
 
-type RoomEvents = { close: [] };
+/** `chat`: the history changed (cluster mode keeps a copy in the store). */
+type RoomEvents = { close: []; chat: [history: readonly ChatMessage[]] };
 /** Viewers hear the audience size at most this often, however fast people come and go. */
 const AUDIENCE_COUNT_INTERVAL_MS = 1_000;
 type ResumeRequest = NonNullable<RequestPayload<'join'>['resume']>;
@@ -285,8 +286,14 @@ export class Room extends TypedEmitter<RoomEvents> {
     const message: ChatMessage = { id: randomUUID(), peerId: peer.id, displayName: peer.displayName, text, sentAt: Date.now() };
     this.#chat.push(message);
     if (this.#chat.length > this.config.rooms.chatHistory) this.#chat.splice(0, this.#chat.length - this.config.rooms.chatHistory);
+    this.emit('chat', this.#chat);
     this.#broadcast(peer, 'chatMessage', message);
     return message;
+  }
+
+  /** A history kept elsewhere (another node served the room before): shown to everyone who joins. */
+  restoreChat(history: readonly ChatMessage[]): void {
+    this.#chat.splice(0, this.#chat.length, ...history.slice(-this.config.rooms.chatHistory));
   }
 
   /** Closes every peer, the lobby and the router. Safe to call twice. */

@@ -14,7 +14,7 @@ import { TypedEmitter } from '../typed-emitter.ts';
  * Live rooms by id. Creation is keyed by id with the pending promise stored before the first await,
  * so simultaneous joins to a new id share one router instead of racing to make two.
  */
-export class RoomRegistry extends TypedEmitter<{ roomClosed: [roomId: string] }> {
+export class RoomRegistry extends TypedEmitter<{ roomCreated: [room: Room]; roomClosed: [roomId: string] }> {
   readonly #rooms = new Map<string, Room>();
   readonly #creating = new Map<string, Promise<Room>>();
 
@@ -76,6 +76,7 @@ export class RoomRegistry extends TypedEmitter<{ roomClosed: [roomId: string] }>
       this.emit('roomClosed', roomId);
     });
     this.logger.info({ roomId, rooms: this.#rooms.size }, 'room created');
+    this.emit('roomCreated', room);
     return room;
   }
 }
