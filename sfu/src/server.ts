@@ -75,7 +75,8 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
         config,
         logger: logger.child({ component: 'cluster' }),
         directory,
-        mediaAddress: listen.address.announcedIp,
+        registry,
+        address: listen.address,
         load: () => registry.peerCount(),
         // Another node serves the room now: its people are told, and their clients join it there.
         onRoomLost: (roomId) => registry.get(roomId)?.close('moved'),
@@ -114,7 +115,7 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
         status: 'ok',
         rooms: registry.size,
         workers: pool.loads(),
-        ...(cluster ? { cluster: { nodeId: cluster.nodeId, leases: Object.fromEntries(cluster.held()) } } : {}),
+        ...(cluster ? { cluster: cluster.state() } : {}),
       })),
     ]),
   );
@@ -158,6 +159,7 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
     });
   });
   attachSignaling(io, { registry, access, network, placement, guard, config, logger });
+  cluster?.serveEdges(io);
 
   const closeEverything = async () => {
     clearInterval(loadLog);

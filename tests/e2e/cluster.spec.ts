@@ -7,7 +7,8 @@ import path from 'node:path';
 import type { Page } from '@playwright/test';
 import { ClusterNode } from '../helpers/cluster.ts';
 import { type RedisServer, startRedis } from '../helpers/redis.ts';
-import { expect, inboundSummary, joinByUrl, peerIdOf, test } from './fixtures.ts';
+import { TestClient } from '../helpers/client.ts';
+import { expect, framesFrom, inboundSummary, joinByUrl, peerIdOf, test } from './fixtures.ts';
 
 const LEASE_MS = 3_000;
 
@@ -51,6 +52,42 @@ test.describe('cluster: three nodes on one store', () => {
   test.afterAll(async () => {
     await Promise.all(nodes.map((node) => node.stop()));
     await redis?.stop();
+  });
+
+  test('a webinar with its host on one node and viewers arriving at the two others: every viewer decodes the speaker, over one pipe per edge', async ({ browser }) => {
+    const creator = await TestClient.connect(nodes[0]!.url);
+    const webinar = await creator.ok('createWebinar', {});
+    creator.close();
+    const contexts = await Promise.all([0, 1, 2, 3, 4].map(() => browser.newContext()));
+    try {
+      const host = await joinByUrl(contexts[0]!, nodes[0]!.url, webinar.roomId, 'Hana', { res: 180, key: webinar.hostKey });
+      const hostId = await peerIdOf(host);
+      const origin = (await Promise.all(nodes.map(async (n) => ((await n.leases()).includes(webinar.roomId) ? [n] : [])))).flat();
+      expect(origin).toHaveLength(1);
+      const edges = nodes.filter((n) => n !== origin[0]);
+      const viewers: Page[] = [];
+      for (const [i, edge] of [edges[0]!, edges[0]!, edges[1]!, edges[1]!].entries()) {
+        const page = await contexts[i + 1]!.newPage();
+        await page.goto(`${edge.url}/room/${webinar.roomId}?key=${webinar.audienceKey}&as=viewer&name=V${i}&join=1`);
+        await expect(page.getByTestId('call')).toHaveAttribute('data-status', 'joined');
+        viewers.push(page);
+      }
+      for (const viewer of viewers) {
+        await expect(viewer.getByTestId('tile')).toHaveCount(1); // the stage: just the host
+        await expect.poll(() => framesFrom(viewer, hostId, 'camera'), { timeout: 30_000 }).toBeGreaterThan(0);
+        const before = await framesFrom(viewer, hostId, 'camera');
+        await expect.poll(() => framesFrom(viewer, hostId, 'camera'), { timeout: 10_000 }).toBeGreaterThan(before + 10);
+      }
+      // Two viewers per edge, one pipe per edge: the origin links to each edge node once.
+      const originState = (await origin[0]!.health()).cluster!;
+      expect([...(originState.edges[webinar.roomId] ?? [])].sort()).toEqual(edges.map((e) => e.nodeId).sort());
+      for (const edge of edges) {
+        const state = (await edge.health()).cluster as { edgeRooms: Record<string, { viewers: number; pipedProducers: number }> };
+        expect(state.edgeRooms[webinar.roomId]).toMatchObject({ viewers: 2, pipedProducers: 2 });
+      }
+    } finally {
+      await Promise.all(contexts.map((c) => c.close()));
+    }
   });
 
   test('two browsers that open one room through two nodes meet on one node; kill -9 of that node, and they meet again on another', async ({ browser }) => {

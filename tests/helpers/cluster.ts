@@ -21,7 +21,14 @@ export interface ClusterNodeOptions {
 
 export interface NodeHealth {
   rooms: number;
-  cluster?: { nodeId: string; leases: Record<string, number> };
+  cluster?: {
+    nodeId: string;
+    leases: Record<string, number>;
+    /** Origin side: per webinar, the edge nodes it pipes to. */
+    edges: Record<string, string[]>;
+    /** Edge side: per webinar this node serves as an edge, its origin, viewers here and producers piped in. */
+    edgeRooms: Record<string, { origin: string; viewers: number; pipedProducers: number }>;
+  };
 }
 
 export class ClusterNode {

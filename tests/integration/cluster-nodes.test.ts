@@ -75,8 +75,8 @@ async function joinThrough(url: string, roomId: string, displayName: string, ext
 }
 
 /** A pass signed as a node would, with the cluster's secret unless told otherwise. */
-function pass(claims: { room: string; to: string; expiresIn?: string | number; secret?: string }): Promise<string> {
-  return new SignJWT({ room: claims.room })
+function pass(claims: { room: string; to: string; expiresIn?: string | number; secret?: string; purpose?: string }): Promise<string> {
+  return new SignJWT({ room: claims.room, purpose: claims.purpose ?? 'redirect' })
     .setProtectedHeader({ alg: 'HS256' })
     .setIssuer('roundtable-cluster')
     .setAudience(claims.to)
@@ -145,7 +145,10 @@ describe('cluster: placement and routing', () => {
     expect(await refusal(b.url, join(await pass({ room: roomId, to: a.nodeId })))).toBe('INVALID_REDIRECT');
     expect(await refusal(b.url, join(await pass({ room: 'another-room', to: b.nodeId })))).toBe('INVALID_REDIRECT');
     expect(await refusal(b.url, join('not.a.jwt'))).toBe('INVALID_REDIRECT');
+    // A node's own pass for an edge link is no pass for a client.
+    expect(await refusal(b.url, join(await pass({ room: roomId, to: b.nodeId, purpose: 'edge' })))).toBe('INVALID_REDIRECT');
     expect(await holders(roomId)).toEqual([]); // a refused pass claims nothing
+    expect(await refusal(b.url, join(await pass({ room: roomId, to: b.nodeId })))).toBe('joined'); // the control: a good pass
 
     const single = await startTestServer();
     try {
@@ -153,6 +156,60 @@ describe('cluster: placement and routing', () => {
     } finally {
       await single.close();
     }
+  });
+});
+
+describe('cluster: webinar audiences on edge nodes', { timeout: 60_000 }, () => {
+  it('viewers who arrive at other nodes are served there as edges: one pipe per edge, every viewer gets the stage', async () => {
+    const creator = await TestClient.connect(nodes[0]!.url);
+    const webinar = await creator.ok('createWebinar', {});
+    creator.close();
+    const host = await joinThrough(nodes[0]!.url, webinar.roomId, 'Hosta', { key: webinar.hostKey }, true);
+    expect(host.join.role).toBe('host');
+    const origin = host.node;
+    const edges = nodes.filter((n) => n !== origin);
+    const viewers: Placed[] = [];
+    try {
+      // Two viewers through each other node: each is served where it arrived, as an edge.
+      for (const edge of edges) {
+        for (const name of ['V1', 'V2']) viewers.push(await joinThrough(edge.url, webinar.roomId, `${name}-${edge.nodeId}`, { key: webinar.audienceKey }));
+      }
+      for (const viewer of viewers) {
+        expect(viewer.join.role).toBe('viewer');
+        expect(viewer.hops).toBe(0);
+        expect(edges).toContain(viewer.node);
+        expect(viewer.join.peers.map((p) => p.id)).toContain(host.join.peerId); // the stage, as the origin has it
+        const sources = new Set<string>();
+        for (const producerId of [host.producers.audio!, host.producers.video!]) {
+          const added = await viewer.client.waitFor('consumerAdded', (e) => e.consumer.producerId === producerId, 10_000);
+          expect(added.consumer.peerId).toBe(host.join.peerId);
+          sources.add(added.consumer.source);
+        }
+        expect([...sources].sort()).toEqual(['camera', 'microphone']);
+      }
+      // Server state: the origin pipes to each edge once; each edge has the two producers once.
+      const originState = (await origin.health()).cluster!;
+      expect([...(originState.edges[webinar.roomId] ?? [])].sort()).toEqual(edges.map((e) => e.nodeId).sort());
+      for (const edge of edges) {
+        const state = (await edge.health()).cluster as { edgeRooms: Record<string, { origin: string; viewers: number; pipedProducers: number }> };
+        expect(state.edgeRooms[webinar.roomId]).toEqual({ origin: origin.nodeId, viewers: 2, pipedProducers: 2 });
+      }
+      // The stage changes reach the edges: the host pauses the camera, then leaves the stage's media.
+      await host.client.ok('setProducerPaused', { producerId: host.producers.video!, paused: true });
+      for (const viewer of viewers) await viewer.client.waitFor('producerPaused', (e) => e.producerId === host.producers.video && e.paused, 10_000);
+      await host.client.ok('closeProducer', { producerId: host.producers.audio! });
+      for (const viewer of viewers) await viewer.client.waitFor('consumerClosed', (e) => e.producerId === host.producers.audio, 10_000);
+      // A host link at an edge goes to the origin: the stage is only there.
+      const second = await joinThrough(edges[0]!.url, webinar.roomId, 'Cohost', { key: webinar.hostKey });
+      expect(second.node).toBe(origin);
+      expect(second.hops).toBe(1);
+      second.client.close();
+    } finally {
+      for (const viewer of viewers) viewer.client.close();
+      host.client.close();
+    }
+    // The last viewer gone, each edge drops its link and its room.
+    for (const edge of edges) await expect.poll(async () => ((await edge.health()).cluster as { edgeRooms: object }).edgeRooms, { timeout: 5_000 }).toEqual({});
   });
 });
 

@@ -11,8 +11,13 @@ import type { Config } from '../../../config/index.ts';
 import type { RoomDirectory } from '../access/RoomDirectory.ts';
 import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import type { RoomPlacement } from '../rooms/placement.ts';
+import type { Server } from 'socket.io';
+import type { MediaAddress } from '../network/media-address.ts';
+import type { Placed, RoomPlacement } from '../rooms/placement.ts';
 import type { Room } from '../rooms/Room.ts';
+import type { RoomRegistry } from '../rooms/RoomRegistry.ts';
+import { EdgeRoom } from './EdgeRoom.ts';
+import { OriginLinks } from './OriginLinks.ts';
 import { clusterKeys } from './keys.ts';
 import { type NodeRecord, NodeRegistry } from './NodeRegistry.ts';
 import { RedirectTokens } from './redirect-tokens.ts';
@@ -21,6 +26,8 @@ import { type LeaseLossReason, RoomLeases } from './RoomLeases.ts';
 
 /** How often a join for a room whose owner died looks again whether the lease has lapsed. */
 const TAKEOVER_POLL_MS = 200;
+/** An edge room nobody ended up joining (the viewer's join failed after it opened) closes after this. */
+const EDGE_IDLE_MS = 30_000;
 /** The store's errors are logged at most this often (a store that is down fails every beat). */
 const ERROR_LOG_INTERVAL_MS = 10_000;
 
@@ -28,8 +35,9 @@ export interface ClusterOptions {
   config: Config;
   logger: Logger;
   directory: RoomDirectory;
-  /** The address browsers send media to, for the node record. */
-  mediaAddress: string;
+  registry: RoomRegistry;
+  /** Where browsers (and other nodes' pipes) send media. */
+  address: MediaAddress;
   /** What placement compares; lower is less loaded. */
   load: () => number;
   /** This node no longer owns the room: stop serving it, and send its people to the new owner. */
@@ -55,7 +63,14 @@ export class Cluster implements RoomPlacement {
   #live: NodeRecord[] = [];
   #refresher: NodeJS.Timeout | undefined;
   /** Placements under way, per room, so simultaneous joins claim and load once. */
-  readonly #placing = new Map<string, Promise<void>>();
+  readonly #placing = new Map<string, Promise<Placed>>();
+  readonly #directory: RoomDirectory;
+  readonly #roomRegistry: RoomRegistry;
+  readonly #address: MediaAddress;
+  /** Webinars this node serves as an edge (another node owns them), and those being linked. */
+  readonly #edgeRooms = new Map<string, EdgeRoom>();
+  readonly #edgeOpening = new Map<string, Promise<EdgeRoom>>();
+  #origin: OriginLinks | undefined;
   #lastErrorLog = 0;
 
   /** Connects to the store (failing fast with a clear message) and registers this node. */
@@ -96,13 +111,16 @@ export class Cluster implements RoomPlacement {
     this.#prefix = cluster.keyPrefix;
     this.#leaseMs = cluster.leaseMs;
     this.#logger = options.logger;
+    this.#directory = options.directory;
+    this.#roomRegistry = options.registry;
+    this.#address = options.address;
     this.publicUrl = cluster.publicUrl!;
     this.nodeId = cluster.nodeId ?? `${os.hostname()}-${new URL(this.publicUrl).port || http.port}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
     redis.on('error', (error: Error) => this.#storeError(error));
     this.#registry = new NodeRegistry(
       redis,
       this.#prefix,
-      { id: this.nodeId, signalingUrl: this.publicUrl, mediaAddress: options.mediaAddress },
+      { id: this.nodeId, signalingUrl: this.publicUrl, mediaAddress: options.address.announcedIp },
       // Half the lease: a dead node stops receiving redirects well before its rooms are free again.
       { ttlMs: Math.floor(this.#leaseMs / 2), heartbeatMs: Math.floor(this.#leaseMs / 6), load: options.load, onError: (error) => this.#storeError(error) },
     );
@@ -125,9 +143,33 @@ export class Cluster implements RoomPlacement {
     return this.#leases.held();
   }
 
-  async place(roomId: string, redirect: string | undefined): Promise<void> {
+  /** Webinar edges: other nodes serving this node's webinar audiences connect here. */
+  serveEdges(io: Server): void {
+    this.#origin = new OriginLinks(io, {
+      registry: this.#roomRegistry,
+      tokens: this.#tokens,
+      address: this.#address,
+      holds: (roomId) => this.#leases.holds(roomId),
+      logger: this.#logger,
+    });
+  }
+
+  /** For /healthz: rooms held, edges this node pipes to, and webinars it serves as an edge. */
+  state(): object {
+    const edgeRooms = Object.fromEntries(
+      [...this.#edgeRooms].map(([roomId, edge]) => [roomId, { origin: edge.originId, viewers: edge.viewers, pipedProducers: edge.pipedProducers }]),
+    );
+    return { nodeId: this.nodeId, leases: Object.fromEntries(this.held()), edges: this.#origin?.edges() ?? {}, edgeRooms };
+  }
+
+  async place(roomId: string, redirect: string | undefined): Promise<Placed> {
     if (redirect !== undefined) await this.#tokens.verify(redirect, roomId);
-    if (this.#leases.holds(roomId)) return;
+    if (this.#leases.holds(roomId)) return {};
+    const edge = this.#edgeRooms.get(roomId);
+    if (edge && !edge.closed) {
+      const origin = this.#live.find((node) => node.id === edge.originId);
+      if (origin) return this.#asEdge(roomId, origin);
+    }
     let pending = this.#placing.get(roomId);
     if (!pending) {
       pending = this.#place(roomId, redirect !== undefined).finally(() => this.#placing.delete(roomId));
@@ -142,6 +184,13 @@ export class Cluster implements RoomPlacement {
     } catch (error) {
       throw this.#unavailable(error);
     }
+  }
+
+  async spreadViewer(roomId: string, passed: boolean): Promise<void> {
+    if (passed) return; // sent here on purpose
+    const least = this.#live[0];
+    const self = this.#live.find((node) => node.id === this.nodeId);
+    if (least && self && least.id !== this.nodeId && least.load < self.load) throw await this.#wrongNode(roomId, least);
   }
 
   nodes(): string[] {
@@ -170,6 +219,8 @@ export class Cluster implements RoomPlacement {
   /** Leaves the cluster: stops heartbeats and renewals, and gives every room up at once. */
   async stop(): Promise<void> {
     clearInterval(this.#refresher);
+    for (const edge of this.#edgeRooms.values()) edge.close();
+    this.#origin?.close();
     this.#records.close();
     await Promise.allSettled([this.#leases.stop(true), this.#registry.stop(true)]);
     this.#redis.disconnect();
@@ -180,7 +231,7 @@ export class Cluster implements RoomPlacement {
    * pass sent the client here); a room whose owner is alive is served there; a room whose owner
    * died (no heartbeat) is claimed here as soon as its lease lapses.
    */
-  async #place(roomId: string, passed: boolean): Promise<void> {
+  async #place(roomId: string, passed: boolean): Promise<Placed> {
     // Within the client's join timeout; past it the client asks again.
     const deadline = Date.now() + Math.min(this.#leaseMs + 1_000, 8_000);
     const leaseKey = clusterKeys(this.#prefix).lease(roomId);
@@ -190,7 +241,12 @@ export class Cluster implements RoomPlacement {
         const owner = await this.#redis.hget(leaseKey, 'owner');
         if (owner && owner !== this.nodeId) {
           const node = this.#live.find((n) => n.id === owner);
-          if (node) throw await this.#wrongNode(roomId, node);
+          if (node) {
+            // A webinar's audience may be served here, as an edge; anything else goes to the owner.
+            await this.#records.load(roomId);
+            if (this.#directory.isWebinar(roomId)) return this.#asEdge(roomId, node);
+            throw await this.#wrongNode(roomId, node);
+          }
           if (Date.now() > deadline) throw new SignalingError('CLUSTER_UNAVAILABLE', 'the node serving this room stopped answering; try again in a moment');
           await sleep(TAKEOVER_POLL_MS);
           await this.#refresh();
@@ -204,12 +260,48 @@ export class Cluster implements RoomPlacement {
         if (claim.claimed) {
           await this.#records.load(roomId);
           this.#logger.info({ roomId, epoch: claim.epoch }, 'room claimed');
-          return;
+          return {};
         }
         // Another node won the race: go round once more, which sends the client there.
       }
     } catch (error) {
       throw this.#unavailable(error);
+    }
+  }
+
+  #asEdge(roomId: string, origin: NodeRecord): Placed {
+    return { edge: { open: () => this.#openEdge(roomId, origin), toOwner: () => this.#wrongNode(roomId, origin) } };
+  }
+
+  /** The edge room for a webinar `origin` owns: this node's viewers, and the origin's stage piped in once. */
+  async #openEdge(roomId: string, origin: NodeRecord): Promise<Room> {
+    const existing = this.#edgeRooms.get(roomId);
+    if (existing && !existing.closed) return existing.room;
+    let pending = this.#edgeOpening.get(roomId);
+    if (!pending) {
+      pending = (async () => {
+        const room = await this.#roomRegistry.getOrCreate(roomId, 'webinar');
+        const pass = await this.#tokens.sign(roomId, origin.id, 'edge');
+        const edge = await EdgeRoom.open(room, { id: origin.id, url: origin.signalingUrl }, pass, this.#address, this.#logger);
+        this.#edgeRooms.set(roomId, edge);
+        // The link lives as long as viewers here watch.
+        room.on('peerLeft', () => {
+          if (edge.viewers === 0) edge.close();
+        });
+        room.once('close', () => {
+          if (this.#edgeRooms.get(roomId) === edge) this.#edgeRooms.delete(roomId);
+          edge.close();
+        });
+        setTimeout(() => edge.viewers === 0 && edge.close(), EDGE_IDLE_MS).unref();
+        return edge;
+      })().finally(() => this.#edgeOpening.delete(roomId));
+      this.#edgeOpening.set(roomId, pending);
+    }
+    try {
+      return (await pending).room;
+    } catch (error) {
+      this.#logger.warn({ err: error, roomId, origin: origin.id }, 'cannot serve this webinar as an edge; sending the viewer to its origin');
+      throw await this.#wrongNode(roomId, origin);
     }
   }
 

@@ -13,6 +13,8 @@ const ISSUER = 'roundtable-cluster';
 /** Long enough for a reconnect to another node on a slow link; short enough not to matter if leaked. */
 export const REDIRECT_TTL_SECONDS = 30;
 
+export type PassPurpose = 'redirect' | 'edge';
+
 export class RedirectTokens {
   readonly #key: Uint8Array;
 
@@ -23,9 +25,12 @@ export class RedirectTokens {
     this.#key = new TextEncoder().encode(secret);
   }
 
-  /** A pass for `roomId` on node `to`. */
-  sign(roomId: string, to: string): Promise<string> {
-    return new SignJWT({ room: roomId })
+  /**
+   * A pass for `roomId` on node `to`: for a client sent there (`redirect`), or for this node's own
+   * edge connection to the room's origin (`edge`). A pass of one kind is refused as the other.
+   */
+  sign(roomId: string, to: string, purpose: PassPurpose = 'redirect'): Promise<string> {
+    return new SignJWT({ room: roomId, purpose })
       .setProtectedHeader({ alg: ALGORITHM })
       .setIssuer(ISSUER)
       .setAudience(to)
@@ -36,7 +41,7 @@ export class RedirectTokens {
   }
 
   /** Checks a pass presented to this node; refuses with INVALID_REDIRECT or REDIRECT_EXPIRED. */
-  async verify(token: string, roomId: string): Promise<void> {
+  async verify(token: string, roomId: string, purpose: PassPurpose = 'redirect'): Promise<string> {
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(token, this.#key, {
@@ -51,5 +56,7 @@ export class RedirectTokens {
       throw new SignalingError('INVALID_REDIRECT', `the pass to this node is not valid (${reason})`);
     }
     if (payload.room !== roomId) throw new SignalingError('INVALID_REDIRECT', 'the pass to this node is for another room');
+    if (payload.purpose !== purpose) throw new SignalingError('INVALID_REDIRECT', 'the pass to this node is not for this use');
+    return String(payload.sub);
   }
 }

@@ -12,6 +12,8 @@ export class Dynacast {
   readonly #pending = new Set<string>();
   /** What each publisher was last told; absent means "all layers", the state a publisher starts in. */
   readonly #told = new Map<string, number>();
+  /** Demand from outside this node's consumers (edge nodes), per producer: how many want every layer. */
+  readonly #external = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly peers: () => Iterable<Peer>) {}
@@ -19,6 +21,21 @@ export class Dynacast {
   touch(producerId: string): void {
     this.#pending.add(producerId);
     this.#timer ??= setTimeout(() => this.#flush(), SETTLE_MS);
+  }
+
+  /** Something other than a local consumer (a pipe to an edge node) needs every layer; returns its release. */
+  wantAll(producerId: string): () => void {
+    this.#external.set(producerId, (this.#external.get(producerId) ?? 0) + 1);
+    this.touch(producerId);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#external.get(producerId) ?? 1) - 1;
+      if (left > 0) this.#external.set(producerId, left);
+      else this.#external.delete(producerId);
+      this.touch(producerId);
+    };
   }
 
   forget(producerId: string): void {
@@ -40,8 +57,8 @@ export class Dynacast {
       const owner = peers.find((peer) => peer.producers.has(producerId));
       const producer = owner?.producers.get(producerId);
       if (!owner || !producer || producer.type !== 'simulcast') continue;
-      const needed = neededLayer(producer, peers);
       const topLayer = producer.rtpParameters.encodings!.length - 1;
+      const needed = this.#external.has(producerId) ? topLayer : neededLayer(producer, peers);
       if ((this.#told.get(producerId) ?? topLayer) === needed) continue;
       this.#told.set(producerId, needed);
       owner.notify('producerLayers', { producerId, maxSpatialLayer: needed });

@@ -26,8 +26,19 @@ import { RoomRecovery } from './RoomRecovery.ts';
 import type { RoomRouters } from './RoomRouters.ts';
 import type { SpeakerDetector } from './SpeakerDetector.ts';
 
-/** `chat`: the history changed (cluster mode keeps a copy in the store). */
-type RoomEvents = { close: []; chat: [history: readonly ChatMessage[]] };
+/**
+ * `chat`: the history changed (cluster mode keeps a copy in the store). The stage events let a
+ * webinar's origin node mirror its stage to edge nodes: a producer added or paused, and a peer that
+ * left the stage (left the room, or was sent back to the audience).
+ */
+type RoomEvents = {
+  close: [];
+  chat: [history: readonly ChatMessage[]];
+  producerAdded: [peer: Peer, producer: PeerProducer];
+  producerPaused: [peer: Peer, producer: PeerProducer, paused: boolean];
+  stageLeft: [peer: Peer];
+  peerLeft: [peer: Peer];
+};
 /** Viewers hear the audience size at most this often, however fast people come and go. */
 const AUDIENCE_COUNT_INTERVAL_MS = 1_000;
 type ResumeRequest = NonNullable<RequestPayload<'join'>['resume']>;
@@ -52,6 +63,8 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly #chat: ChatMessage[] = [];
   #audienceTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Things besides peers that keep the room open when it is empty (edge nodes watching a webinar). */
+  #holds = 0;
 
   constructor(
     readonly id: string,
@@ -143,13 +156,27 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.speakers.silence(peer.id);
     this.#announce(peer, 'peerLeft', { peerId: peer.id });
     if (!peer.onStage) this.#audienceChanged();
+    else this.emit('stageLeft', peer);
+    this.emit('peerLeft', peer);
     this.logger.info({ peerId: peer.id, peers: this.peers.size }, 'peer left');
     this.closeIfEmpty();
   }
 
   /** For a join that created the room and then could not add its peer; waiters in the lobby keep it. */
   closeIfEmpty(): void {
-    if (this.peers.size === 0 && !this.moderation.holdsRoomOpen) this.close();
+    if (this.peers.size === 0 && this.#holds === 0 && !this.moderation.holdsRoomOpen) this.close();
+  }
+
+  /** Keeps the room open while empty, until the returned release is called (once). */
+  holdOpen(): () => void {
+    this.#holds += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds -= 1;
+      this.closeIfEmpty();
+    };
   }
 
   /** Who this peer is told about: everyone for the stage, only the stage for a viewer. */
@@ -204,7 +231,32 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#broadcast(peer, 'producerAdded', { producer: producerInfo(producer) });
     this.media.fanOut(producer);
     if (mutedBy !== undefined) peer.notify('mutedByHost', { source: 'microphone', byName: mutedBy });
+    this.emit('producerAdded', peer, producer);
     return producer;
+  }
+
+  /**
+   * A producer that reaches this room from elsewhere (a webinar's origin node, through a pipe) for a
+   * stand-in peer: announced and fanned out like one made here, and heard by speaker detection.
+   */
+  async addRemoteProducer(peer: Peer, producer: PeerProducer): Promise<void> {
+    peer.addProducer(producer);
+    if (producer.appData.source === 'microphone') await this.speakers.addMicrophone(producer);
+    this.#broadcast(peer, 'producerAdded', { producer: producerInfo(producer) });
+    this.media.fanOut(producer);
+  }
+
+  /** A pipe to another node carries this producer: its publisher keeps every layer until released. */
+  wantAllLayers(producerId: string): () => void {
+    return this.#dynacast.wantAll(producerId);
+  }
+
+  /** The origin paused or resumed a piped producer. */
+  async setRemoteProducerPaused(peer: Peer, producer: PeerProducer, paused: boolean): Promise<void> {
+    if (paused) await producer.pause();
+    else await producer.resume();
+    if (paused && producer.appData.source === 'microphone') this.speakers.silence(peer.id);
+    this.#broadcast(peer, 'producerPaused', { peerId: peer.id, producerId: producer.id, source: producer.appData.source, paused });
   }
 
   async setProducerPaused(peer: Peer, producerId: string, paused: boolean): Promise<void> {
@@ -213,6 +265,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (paused && source === 'microphone') this.speakers.silence(peer.id);
     if (!paused && source === 'microphone') this.moderation.selfUnmuted(peer);
     this.#broadcast(peer, 'producerPaused', { peerId: peer.id, producerId, source, paused });
+    this.emit('producerPaused', peer, producer, paused);
   }
 
   closeProducer(peer: Peer, producerId: string): void {
@@ -271,6 +324,7 @@ export class Room extends TypedEmitter<RoomEvents> {
       else if (!wasOnStage && peer.onStage) other.notify('peerJoined', { peer: peer.info() });
       else if (wasOnStage && !peer.onStage) other.notify('peerLeft', { peerId: peer.id });
     }
+    if (wasOnStage && !peer.onStage) this.emit('stageLeft', peer);
     this.#audienceChanged();
   }
 

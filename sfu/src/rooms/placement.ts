@@ -1,4 +1,17 @@
 import { SignalingError } from '../errors.ts';
+import type { Room } from './Room.ts';
+
+/** Where a join is served: here as the room's owner, or here as an edge of the node that owns it. */
+export interface Placed {
+  /**
+   * Cluster mode: another node owns this webinar, and this node may serve its audience. A viewer's
+   * join opens (or reuses) the edge room; anyone else is sent to the owner.
+   */
+  edge?: {
+    open(): Promise<Room>;
+    toOwner(): Promise<SignalingError>;
+  };
+}
 
 /**
  * Which node serves a room. One process serves every room it is asked for; in cluster mode
@@ -11,7 +24,12 @@ export interface RoomPlacement {
    * Throws WRONG_NODE with a redirect when another node serves it, INVALID_REDIRECT or
    * REDIRECT_EXPIRED for a bad pass, CLUSTER_UNAVAILABLE when the store cannot be reached.
    */
-  place(roomId: string, redirect: string | undefined): Promise<void>;
+  place(roomId: string, redirect: string | undefined): Promise<Placed>;
+  /**
+   * A viewer is about to be served by the webinar's owner (this node). Cluster mode may send it to a
+   * less loaded node, which serves it as an edge (throws WRONG_NODE); `passed`: it came with a pass.
+   */
+  spreadViewer(roomId: string, passed: boolean): Promise<void>;
   /** A room was created here (its links were handed out): make it known to every node. */
   created(roomId: string): Promise<void>;
   /** The base URLs of the live nodes, this one first, for the join reply; undefined on one node. */
@@ -22,7 +40,9 @@ export interface RoomPlacement {
 export const singleNode: RoomPlacement = {
   async place(_roomId, redirect) {
     if (redirect !== undefined) throw new SignalingError('INVALID_REDIRECT', 'this server is not part of a cluster');
+    return {};
   },
+  async spreadViewer() {},
   async created() {},
   nodes: () => undefined,
 };

@@ -62,9 +62,17 @@ async function joinRoom(ctx: HandlerContext, request: RequestPayload<'join'>): P
   const { roomId, resume } = request;
   // Cluster mode: served here, or the client is sent where it is (WRONG_NODE). Then, before anything
   // is created: a wrong link or token never makes a room.
-  await ctx.placement.place(roomId, request.redirect);
+  const placed = await ctx.placement.place(roomId, request.redirect);
   const entry = await ctx.access.resolveJoin(request);
-  const room = await ctx.registry.getOrCreate(roomId, ctx.registry.get(roomId)?.kind ?? entry.kind);
+  let room: Room;
+  if (placed.edge) {
+    // Another node owns this webinar: its audience may be served here; its stage only there.
+    if (entry.role !== 'viewer') throw await placed.edge.toOwner();
+    room = await placed.edge.open();
+  } else {
+    if (entry.role === 'viewer') await ctx.placement.spreadViewer(roomId, request.redirect !== undefined);
+    room = await ctx.registry.getOrCreate(roomId, ctx.registry.get(roomId)?.kind ?? entry.kind);
+  }
   if (!ctx.isConnected()) {
     room.closeIfEmpty();
     throw new SignalingError('NOT_JOINED', 'disconnected while joining');

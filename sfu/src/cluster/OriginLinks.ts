@@ -1,0 +1,153 @@
+/**
+ * The origin side of webinar edges. An edge node serving part of a webinar's audience connects to
+ * this node's `/cluster` namespace with a node pass; this node (which holds the room's lease) opens a
+ * PipeTransport with SRTP towards the edge and pipes every stage producer through it once, then
+ * tells the edge how the stage changes. The room stays open while an edge watches it.
+ */
+import type { types } from 'mediasoup';
+import type { Namespace, Server, Socket } from 'socket.io';
+import type { Logger } from '../logger.ts';
+import type { MediaAddress } from '../network/media-address.ts';
+import type { Peer, PeerProducer } from '../rooms/Peer.ts';
+import type { Room } from '../rooms/Room.ts';
+import type { RoomRegistry } from '../rooms/RoomRegistry.ts';
+import {
+  EDGE_NAMESPACE,
+  type OpenReply,
+  type PipedProducer,
+  type StagePeer,
+  edgeAuthSchema,
+  openRequestSchema,
+} from './edge-protocol.ts';
+import type { RedirectTokens } from './redirect-tokens.ts';
+
+export interface OriginLinksOptions {
+  registry: RoomRegistry;
+  tokens: RedirectTokens;
+  address: MediaAddress;
+  /** Whether this node holds the room's lease now. */
+  holds: (roomId: string) => boolean;
+  logger: Logger;
+}
+
+export function stagePeer(peer: Peer): StagePeer {
+  return { id: peer.id, displayName: peer.displayName, role: peer.role as StagePeer['role'] };
+}
+
+export class OriginLinks {
+  readonly #namespace: Namespace;
+  /** Pipe links open now, per room: the edge node of each (for the health endpoint and tests). */
+  readonly #edges = new Map<string, string[]>();
+
+  constructor(io: Server, private readonly options: OriginLinksOptions) {
+    this.#namespace = io.of(EDGE_NAMESPACE);
+    this.#namespace.use((socket, next) => {
+      this.#admit(socket).then(
+        () => next(),
+        (error: unknown) => next(new Error((error as Error).message)),
+      );
+    });
+    this.#namespace.on('connection', (socket) => this.#serve(socket));
+  }
+
+  /** Per room, the edge node of each pipe link open now (a node twice would be two pipes). */
+  edges(): Record<string, string[]> {
+    return Object.fromEntries([...this.#edges].map(([roomId, nodes]) => [roomId, [...nodes]]));
+  }
+
+  close(): void {
+    this.#namespace.disconnectSockets(true);
+  }
+
+  async #admit(socket: Socket): Promise<void> {
+    const auth = edgeAuthSchema.safeParse(socket.handshake.auth);
+    if (!auth.success) throw new Error('INVALID_REDIRECT: a node pass and a room are required');
+    const { token, roomId } = auth.data;
+    const edgeNode = await this.options.tokens.verify(token, roomId, 'edge');
+    const room = this.options.registry.get(roomId);
+    if (!room || room.closed || room.kind !== 'webinar' || !this.options.holds(roomId)) throw new Error('WRONG_NODE: this node does not serve that webinar');
+    socket.data = { room, edgeNode };
+  }
+
+  #serve(socket: Socket): void {
+    const { room, edgeNode } = socket.data as { room: Room; edgeNode: string };
+    const logger = this.options.logger.child({ roomId: room.id, edgeNode });
+    const release = room.holdOpen();
+    let transport: types.PipeTransport | undefined;
+    const consumers = new Map<string, types.Consumer>();
+    const edges = this.#edges.get(room.id) ?? [];
+    edges.push(edgeNode);
+    this.#edges.set(room.id, edges);
+
+    const pipe = async (producer: PeerProducer, owner: Peer): Promise<PipedProducer | undefined> => {
+      if (!transport || transport.closed || consumers.has(producer.id) || producer.closed) return undefined;
+      await room.routers.ensureProducerOn(producer.id, owner.router, room.routers.main);
+      const consumer = await transport.consume({ producerId: producer.id });
+      consumers.set(producer.id, consumer);
+      // The edge's viewers may want any layer: the publisher keeps encoding them all while piped.
+      const release = room.wantAllLayers(producer.id);
+      consumer.observer.once('close', () => {
+        consumers.delete(producer.id);
+        release();
+      });
+      consumer.once('producerclose', () => socket.emit('producerClosed', { producerId: producer.id }));
+      return { id: producer.id, kind: producer.kind, source: producer.appData.source, rtpParameters: consumer.rtpParameters as PipedProducer['rtpParameters'], paused: producer.paused };
+    };
+    const onProducer = (peer: Peer, producer: PeerProducer) => {
+      pipe(producer, peer).then(
+        (piped) => piped && socket.emit('producer', { peer: stagePeer(peer), producer: piped }),
+        (error: unknown) => logger.warn({ err: error, producerId: producer.id }, 'cannot pipe a producer to an edge'),
+      );
+    };
+    const onPaused = (_peer: Peer, producer: PeerProducer, paused: boolean) => {
+      if (consumers.has(producer.id)) socket.emit('paused', { producerId: producer.id, paused });
+    };
+    const onStageLeft = (peer: Peer) => socket.emit('stageLeft', { peerId: peer.id });
+    const onClose = () => socket.disconnect(true);
+    room.on('producerAdded', onProducer);
+    room.on('producerPaused', onPaused);
+    room.on('stageLeft', onStageLeft);
+    room.once('close', onClose);
+
+    socket.on('open', async (request: unknown, ack: unknown) => {
+      if (typeof ack !== 'function' || transport) return;
+      const parsed = openRequestSchema.safeParse(request);
+      if (!parsed.success) return void ack({ ok: false, error: 'invalid open request' });
+      try {
+        const { listenIp, announcedIp } = this.options.address;
+        transport = await room.routers.main.createPipeTransport({ listenInfo: { protocol: 'udp', ip: listenIp, announcedAddress: announcedIp }, enableSrtp: true });
+        await transport.connect({ ip: parsed.data.tuple.ip, port: parsed.data.tuple.port, srtpParameters: parsed.data.srtpParameters });
+        const stage: OpenReply['stage'] = [];
+        for (const peer of room.peers.values()) {
+          if (!peer.onStage) continue;
+          const producers: PipedProducer[] = [];
+          for (const producer of peer.producers.values()) {
+            const piped = await pipe(producer, peer);
+            if (piped) producers.push(piped);
+          }
+          stage.push({ peer: stagePeer(peer), producers });
+        }
+        const { localIp, localPort } = transport.tuple;
+        const reply: OpenReply = { tuple: { ip: transport.tuple.localAddress ?? localIp, port: localPort }, srtpParameters: transport.srtpParameters!, stage };
+        ack({ ok: true, data: reply });
+        logger.info({ producers: consumers.size }, 'an edge node pipes this webinar');
+      } catch (error) {
+        logger.warn({ err: error }, 'cannot open a pipe to an edge');
+        ack({ ok: false, error: (error as Error).message });
+        socket.disconnect(true);
+      }
+    });
+
+    socket.once('disconnect', () => {
+      room.off('producerAdded', onProducer);
+      room.off('producerPaused', onPaused);
+      room.off('stageLeft', onStageLeft);
+      room.off('close', onClose);
+      transport?.close();
+      edges.splice(edges.indexOf(edgeNode), 1);
+      if (edges.length === 0) this.#edges.delete(room.id);
+      release();
+      logger.info('an edge node stopped piping this webinar');
+    });
+  }
+}
