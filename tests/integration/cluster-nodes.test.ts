@@ -194,6 +194,16 @@ describe('cluster: webinar audiences on edge nodes', { timeout: 60_000 }, () => 
         const state = (await edge.health()).cluster as { edgeRooms: Record<string, { origin: string; viewers: number; pipedProducers: number }> };
         expect(state.edgeRooms[webinar.roomId]).toEqual({ origin: origin.nodeId, viewers: 2, pipedProducers: 2 });
       }
+      // One chat and one audience for the whole webinar, across the nodes.
+      const fromEdge = await viewers[0]!.client.ok('sendChat', { text: 'a question from an edge' });
+      const fromHost = await host.client.ok('sendChat', { text: 'the answer from the stage' });
+      await host.client.waitFor('chatMessage', (m) => m.id === fromEdge.id, 10_000);
+      for (const viewer of viewers.slice(1)) await viewer.client.waitFor('chatMessage', (m) => m.id === fromEdge.id, 10_000);
+      for (const viewer of viewers) await viewer.client.waitFor('chatMessage', (m) => m.id === fromHost.id, 10_000);
+      expect(viewers[0]!.client.events('chatMessage').filter((m) => m.id === fromEdge.id)).toEqual([]); // not echoed back
+      await host.client.waitFor('audienceCount', (e) => e.count === 4, 10_000);
+      for (const viewer of viewers) await viewer.client.waitFor('audienceCount', (e) => e.count === 4, 10_000);
+
       // The stage changes reach the edges: the host pauses the camera, then leaves the stage's media.
       await host.client.ok('setProducerPaused', { producerId: host.producers.video!, paused: true });
       for (const viewer of viewers) await viewer.client.waitFor('producerPaused', (e) => e.producerId === host.producers.video && e.paused, 10_000);

@@ -109,6 +109,14 @@ export class EdgeRoom {
       for (const entry of [...this.#producers.values()]) if (entry.peer === peer) entry.producer.close();
       this.room.removePeer(peer);
     });
+    this.#on(socket, 'chat', async (message) => this.room.relayChat(message));
+    this.#on(socket, 'audience', async ({ count }) => this.room.setRemoteAudience(Math.max(0, count - this.room.localAudienceCount)));
+    // Messages this node's viewers post, and how many watch here, go to the origin (and so to every node).
+    this.room.on('chatPosted', (message) => {
+      const sender = this.room.peers.get(message.peerId);
+      if (sender && !this.isStandIn(sender)) socket.emit('chat', message);
+    });
+    this.room.on('localAudience', (count) => socket.emit('audience', { count }));
     socket.once('disconnect', () => {
       if (!this.#closed) this.logger.warn('the link to the webinar origin dropped; its viewers here rejoin');
       this.close();

@@ -17,6 +17,7 @@ import {
   type PipedProducer,
   type StagePeer,
   edgeAuthSchema,
+  edgeReportSchemas,
   openRequestSchema,
 } from './edge-protocol.ts';
 import type { RedirectTokens } from './redirect-tokens.ts';
@@ -38,6 +39,8 @@ export class OriginLinks {
   readonly #namespace: Namespace;
   /** Pipe links open now, per room: the edge node of each (for the health endpoint and tests). */
   readonly #edges = new Map<string, string[]>();
+  /** Viewers each edge link reports, per room: their sum is the room's remote audience. */
+  readonly #audiences = new Map<string, Map<string, number>>();
 
   constructor(io: Server, private readonly options: OriginLinksOptions) {
     this.#namespace = io.of(EDGE_NAMESPACE);
@@ -104,6 +107,30 @@ export class OriginLinks {
     };
     const onStageLeft = (peer: Peer) => socket.emit('stageLeft', { peerId: peer.id });
     const onClose = () => socket.disconnect(true);
+    // One chat and one audience count for the whole webinar, wherever its viewers are.
+    const onChat = (message: unknown) => socket.emit('chat', message);
+    const onAudience = () => socket.emit('audience', { count: room.audienceCount });
+    const audiences = this.#audiences.get(room.id) ?? new Map<string, number>();
+    this.#audiences.set(room.id, audiences);
+    const remoteAudience = () => {
+      let sum = 0;
+      for (const count of audiences.values()) sum += count;
+      room.setRemoteAudience(sum);
+      for (const link of this.#namespace.sockets.values()) if ((link.data as { room?: Room }).room === room) link.emit('audience', { count: room.audienceCount });
+    };
+    socket.on('chat', (payload: unknown) => {
+      const parsed = edgeReportSchemas.chat.safeParse(payload);
+      if (parsed.success) room.relayChat(parsed.data);
+      else logger.warn('malformed chat from an edge');
+    });
+    socket.on('audience', (payload: unknown) => {
+      const parsed = edgeReportSchemas.audience.safeParse(payload);
+      if (!parsed.success) return void logger.warn('malformed audience count from an edge');
+      audiences.set(socket.id, parsed.data.count);
+      remoteAudience();
+    });
+    room.on('chatPosted', onChat);
+    room.on('localAudience', onAudience);
     room.on('producerAdded', onProducer);
     room.on('producerPaused', onPaused);
     room.on('stageLeft', onStageLeft);
@@ -143,6 +170,11 @@ export class OriginLinks {
       room.off('producerPaused', onPaused);
       room.off('stageLeft', onStageLeft);
       room.off('close', onClose);
+      room.off('chatPosted', onChat);
+      room.off('localAudience', onAudience);
+      audiences.delete(socket.id);
+      if (audiences.size === 0) this.#audiences.delete(room.id);
+      if (!room.closed) remoteAudience();
       transport?.close();
       edges.splice(edges.indexOf(edgeNode), 1);
       if (edges.length === 0) this.#edges.delete(room.id);

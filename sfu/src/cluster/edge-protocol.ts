@@ -8,7 +8,7 @@
  * Both sides validate what they receive: the origin the edge's requests, the edge the origin's news.
  */
 import { z } from 'zod';
-import { MEDIA_SOURCES, displayNameSchema, roomIdSchema, rtpParametersSchema } from '../../../shared/index.ts';
+import { MEDIA_SOURCES, chatTextSchema, displayNameSchema, roomIdSchema, rtpParametersSchema } from '../../../shared/index.ts';
 
 export const EDGE_NAMESPACE = '/cluster';
 
@@ -46,8 +46,26 @@ export const openReplySchema = z.strictObject({
   stage: z.array(z.strictObject({ peer: stagePeerSchema, producers: z.array(pipedProducerSchema).max(8) })).max(1_000),
 });
 
-/** Origin → edge, as the stage changes. */
+/** One chat, shared by the origin and its edges: a message posted on any of them, relayed once. */
+const chatMessageSchema = z.strictObject({
+  id: entityId,
+  peerId: entityId,
+  displayName: displayNameSchema,
+  text: chatTextSchema,
+  sentAt: z.number().int().nonnegative(),
+});
+const audienceSchema = z.strictObject({ count: z.number().int().min(0).max(10_000_000) });
+
+/** Edge → origin, as its viewers chat and come and go: messages posted there, and its viewer count. */
+export const edgeReportSchemas = {
+  chat: chatMessageSchema,
+  audience: audienceSchema,
+};
+
+/** Origin → edge, as the stage changes; every chat message; the audience of the whole webinar. */
 export const edgeNewsSchemas = {
+  chat: chatMessageSchema,
+  audience: audienceSchema,
   producer: z.strictObject({ peer: stagePeerSchema, producer: pipedProducerSchema }),
   paused: z.strictObject({ producerId: entityId, paused: z.boolean() }),
   producerClosed: z.strictObject({ producerId: entityId }),

@@ -38,6 +38,10 @@ type RoomEvents = {
   producerPaused: [peer: Peer, producer: PeerProducer, paused: boolean];
   stageLeft: [peer: Peer];
   peerLeft: [peer: Peer];
+  /** A chat message posted here or relayed from another node (cluster webinars share one chat). */
+  chatPosted: [message: ChatMessage];
+  /** The number of viewers on this node changed (cluster webinars add up their audiences). */
+  localAudience: [count: number];
 };
 /** Viewers hear the audience size at most this often, however fast people come and go. */
 const AUDIENCE_COUNT_INTERVAL_MS = 1_000;
@@ -65,6 +69,8 @@ export class Room extends TypedEmitter<RoomEvents> {
   #closed = false;
   /** Things besides peers that keep the room open when it is empty (edge nodes watching a webinar). */
   #holds = 0;
+  /** Viewers of this webinar on other nodes (cluster mode), counted in the audience size. */
+  #remoteAudience = 0;
 
   constructor(
     readonly id: string,
@@ -89,10 +95,22 @@ export class Room extends TypedEmitter<RoomEvents> {
     return this.#closed;
   }
 
+  /** Viewers here and, in cluster mode, on the other nodes serving this webinar. */
   get audienceCount(): number {
+    return this.localAudienceCount + this.#remoteAudience;
+  }
+
+  get localAudienceCount(): number {
     let count = 0;
     for (const peer of this.peers.values()) if (!peer.onStage) count++;
     return count;
+  }
+
+  /** Cluster mode: how many viewers the other nodes serving this webinar have. */
+  setRemoteAudience(count: number): void {
+    if (count === this.#remoteAudience) return;
+    this.#remoteAudience = count;
+    this.#audienceChanged(false);
   }
 
   /** Adds a new peer; joins go through `moderation.admit`, which decides the role and identity. */
@@ -118,7 +136,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     const { maxPeersPerRoom, maxViewersPerWebinar } = this.config.rooms;
     if (role === 'viewer') {
       if (this.audienceCount >= maxViewersPerWebinar) throw new SignalingError('ROOM_FULL', `the audience is full (${maxViewersPerWebinar})`);
-    } else if (this.peers.size - this.audienceCount >= maxPeersPerRoom) {
+    } else if (this.peers.size - this.localAudienceCount >= maxPeersPerRoom) {
       throw new SignalingError('ROOM_FULL', `room is full (${maxPeersPerRoom} participants)`);
     }
   }
@@ -328,8 +346,10 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#audienceChanged();
   }
 
-  #audienceChanged(): void {
+  /** `local`: this node's own audience changed (other nodes serving the webinar hear of it). */
+  #audienceChanged(local = true): void {
     if (this.kind !== 'webinar') return;
+    if (local) this.emit('localAudience', this.localAudienceCount);
     this.#audienceTimer ??= setTimeout(() => {
       this.#audienceTimer = undefined;
       this.#broadcast(undefined, 'audienceCount', { count: this.audienceCount });
@@ -338,11 +358,24 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   postChat(peer: Peer, text: string): ChatMessage {
     const message: ChatMessage = { id: randomUUID(), peerId: peer.id, displayName: peer.displayName, text, sentAt: Date.now() };
+    this.#keepChat(message);
+    this.#broadcast(peer, 'chatMessage', message);
+    this.emit('chatPosted', message);
+    return message;
+  }
+
+  /** A message posted on another node serving this room (cluster webinars): shown here too, once. */
+  relayChat(message: ChatMessage): void {
+    if (this.#chat.some((kept) => kept.id === message.id)) return;
+    this.#keepChat(message);
+    this.#broadcast(undefined, 'chatMessage', message);
+    this.emit('chatPosted', message);
+  }
+
+  #keepChat(message: ChatMessage): void {
     this.#chat.push(message);
     if (this.#chat.length > this.config.rooms.chatHistory) this.#chat.splice(0, this.#chat.length - this.config.rooms.chatHistory);
     this.emit('chat', this.#chat);
-    this.#broadcast(peer, 'chatMessage', message);
-    return message;
   }
 
   /** A history kept elsewhere (another node served the room before): shown to everyone who joins. */
