@@ -314,6 +314,22 @@ describe('cluster: a room survives its node', { timeout: 60_000 }, () => {
   });
 });
 
+describe('cluster: a store that goes away', { timeout: 60_000 }, () => {
+  it('down for longer than the lease: nodes fence their rooms and tell the clients, stay up, and serve again when it is back', async () => {
+    const roomId = 'cl-store-down';
+    const first = await joinThrough(nodes[2]!.url, roomId, 'Dot', {}, true);
+    const owner = first.node;
+    await redis.restart({ keepData: false, downtimeMs: 2 * LEASE_MS });
+    // The owner could not renew: it stopped serving the room and said so, rather than serve it unfenced.
+    expect(await first.client.waitFor('roomClosed', () => true, 10_000)).toEqual({ reason: 'moved' });
+    first.client.close();
+    // Every node is still alive and answers; a join works again through any of them.
+    for (const node of nodes) expect((await node.health()).cluster?.nodeId).toBe(node.nodeId);
+    await expect.poll(async () => (await joinThrough(nodes[0]!.url, roomId, 'Dot').then((p) => (p.client.close(), 'joined'), (e: Error) => e.message)), { timeout: 20_000 }).toBe('joined');
+    expect(owner.entry?.output.join('\n')).not.toMatch(/uncaught|unhandled/i);
+  });
+});
+
 describe('cluster: the store at startup', () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'rt-node-refused-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
