@@ -42,9 +42,17 @@ export class ClusterNode {
   ) {}
 
   static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
-    const node = new ClusterNode(options, await freePort());
+    const node = await ClusterNode.prepare(options);
     await node.restart();
     return node;
+  }
+
+  /**
+   * A node with its port and data directory, not started yet (`restart()` starts it): a caller can
+   * register it for cleanup first, so that one whose start fails is still stopped and removed.
+   */
+  static async prepare(options: ClusterNodeOptions): Promise<ClusterNode> {
+    return new ClusterNode(options, await freePort());
   }
 
   get nodeId(): string {
