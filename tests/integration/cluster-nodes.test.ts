@@ -129,6 +129,19 @@ describe('cluster: placement and routing', () => {
     expect(later.join.chat).toEqual([]);
   });
 
+  it('a burst of new rooms opened through one node is spread over all nodes, not sent to one', async () => {
+    const placed: Placed[] = [];
+    try {
+      for (let i = 0; i < 30; i += 1) placed.push(await joinThrough(nodes[0]!.url, `cl-burst-${i}`, 'Bea'));
+      const perNode = nodes.map((node) => placed.filter((p) => p.node === node).length);
+      // Opened faster than heartbeats refresh the loads: without counting its own placements, the
+      // entry node would send them all to whichever node looked lightest at the last beat.
+      for (const count of perNode) expect(count).toBeGreaterThanOrEqual(6);
+    } finally {
+      for (const p of placed) p.client.close();
+    }
+  });
+
   it('a page served by one node may open signaling on another; a foreign origin still may not', async () => {
     const [a, b] = nodes as [ClusterNode, ClusterNode];
     const client = await TestClient.connect(b.url, { headers: { Origin: a.url } });

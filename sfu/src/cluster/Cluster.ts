@@ -71,6 +71,12 @@ export class Cluster implements RoomPlacement {
   readonly #edgeRooms = new Map<string, EdgeRoom>();
   readonly #edgeOpening = new Map<string, Promise<EdgeRoom>>();
   #origin: OriginLinks | undefined;
+  /**
+   * Rooms and viewers this node sent to (or took on) each node lately. A node's load in the store is
+   * only as fresh as its last heartbeat; counting these on top spreads a burst of new rooms instead of
+   * sending all of it to whichever node looked lightest at the last beat.
+   */
+  readonly #recentlyPlaced: { nodeId: string; at: number }[] = [];
   #lastErrorLog = 0;
 
   /** Connects to the store (failing fast with a clear message) and registers this node. */
@@ -188,9 +194,30 @@ export class Cluster implements RoomPlacement {
 
   async spreadViewer(roomId: string, passed: boolean): Promise<void> {
     if (passed) return; // sent here on purpose
-    const least = this.#live[0];
+    const least = this.#leastLoaded();
     const self = this.#live.find((node) => node.id === this.nodeId);
-    if (least && self && least.id !== this.nodeId && least.load < self.load) throw await this.#wrongNode(roomId, least);
+    if (least && self && least.id !== this.nodeId && this.#loadOf(least) < this.#loadOf(self)) {
+      this.#placed(least.id);
+      throw await this.#wrongNode(roomId, least);
+    }
+  }
+
+  /** A node's load as of its last heartbeat, plus what this node placed there since. */
+  #loadOf(node: NodeRecord): number {
+    const since = Date.now() - 2 * Math.floor(this.#leaseMs / 6); // two heartbeats: by then its record counts them
+    while (this.#recentlyPlaced.length > 0 && this.#recentlyPlaced[0]!.at < since) this.#recentlyPlaced.shift();
+    return node.load + this.#recentlyPlaced.filter((placed) => placed.nodeId === node.id).length;
+  }
+
+  #leastLoaded(): NodeRecord | undefined {
+    let best: NodeRecord | undefined;
+    for (const node of this.#live) if (!best || this.#loadOf(node) < this.#loadOf(best)) best = node;
+    return best;
+  }
+
+  #placed(nodeId: string): void {
+    this.#recentlyPlaced.push({ nodeId, at: Date.now() });
+    if (this.#recentlyPlaced.length > 10_000) this.#recentlyPlaced.shift();
   }
 
   nodes(): string[] {
@@ -253,10 +280,14 @@ export class Cluster implements RoomPlacement {
           continue;
         }
         if (!owner && !passed) {
-          const target = this.#live[0];
-          if (target && target.id !== this.nodeId) throw await this.#wrongNode(roomId, target);
+          const target = this.#leastLoaded();
+          if (target && target.id !== this.nodeId) {
+            this.#placed(target.id);
+            throw await this.#wrongNode(roomId, target);
+          }
         }
         const claim = await this.#leases.claim(roomId);
+        if (claim.claimed) this.#placed(this.nodeId);
         if (claim.claimed) {
           await this.#records.load(roomId);
           this.#logger.info({ roomId, epoch: claim.epoch }, 'room claimed');

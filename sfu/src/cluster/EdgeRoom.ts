@@ -13,6 +13,7 @@ import type { Logger } from '../logger.ts';
 import type { MediaAddress } from '../network/media-address.ts';
 import type { Attachment, Peer, PeerProducer, ProducerAppData } from '../rooms/Peer.ts';
 import type { Room } from '../rooms/Room.ts';
+import { connectPipe, createSrtpPipe, pipeEnd } from './pipe.ts';
 import { EDGE_NAMESPACE, type EdgeNews, type PipedProducer, type StagePeer, edgeNewsSchemas, openReplySchema } from './edge-protocol.ts';
 
 const OPEN_TIMEOUT_MS = 10_000;
@@ -75,8 +76,7 @@ export class EdgeRoom {
   }
 
   async #link(url: string, pass: string, address: MediaAddress): Promise<void> {
-    const { listenIp, announcedIp } = address;
-    const transport = await this.room.routers.main.createPipeTransport({ listenInfo: { protocol: 'udp', ip: listenIp, announcedAddress: announcedIp }, enableSrtp: true });
+    const transport = await createSrtpPipe(this.room.routers.main, address);
     this.#transport = transport;
     const socket = io(url + EDGE_NAMESPACE, { transports: ['websocket'], reconnection: false, auth: { token: pass, roomId: this.room.id } });
     this.#socket = socket;
@@ -84,14 +84,11 @@ export class EdgeRoom {
       socket.once('connect', resolve);
       socket.once('connect_error', (error) => reject(new Error(`the webinar's origin refused this edge: ${error.message}`)));
     });
-    const answer: unknown = await socket.timeout(OPEN_TIMEOUT_MS).emitWithAck('open', {
-      tuple: { ip: transport.tuple.localAddress ?? transport.tuple.localIp, port: transport.tuple.localPort },
-      srtpParameters: transport.srtpParameters,
-    });
+    const answer: unknown = await socket.timeout(OPEN_TIMEOUT_MS).emitWithAck('open', pipeEnd(transport));
     const reply = answer as { ok: boolean; data?: unknown; error?: string };
     const opened = openReplySchema.safeParse(reply.data);
     if (!reply.ok || !opened.success) throw new Error(`the webinar's origin did not open a pipe: ${reply.error ?? 'malformed answer'}`);
-    await transport.connect({ ip: opened.data.tuple.ip, port: opened.data.tuple.port, srtpParameters: opened.data.srtpParameters });
+    await connectPipe(transport, opened.data);
     for (const { peer, producers } of opened.data.stage) {
       for (const producer of producers) await this.#addProducer(peer, producer);
       if (producers.length === 0) await this.#standIn(peer);

@@ -20,7 +20,9 @@ import {
   edgeReportSchemas,
   openRequestSchema,
 } from './edge-protocol.ts';
+import { connectPipe, createSrtpPipe, pipeEnd } from './pipe.ts';
 import type { RedirectTokens } from './redirect-tokens.ts';
+import { listen } from '../typed-emitter.ts';
 
 export interface OriginLinksOptions {
   registry: RoomRegistry;
@@ -129,21 +131,22 @@ export class OriginLinks {
       audiences.set(socket.id, parsed.data.count);
       remoteAudience();
     });
-    room.on('chatPosted', onChat);
-    room.on('localAudience', onAudience);
-    room.on('producerAdded', onProducer);
-    room.on('producerPaused', onPaused);
-    room.on('stageLeft', onStageLeft);
-    room.once('close', onClose);
+    const unsubscribe = [
+      listen(room, 'chatPosted', onChat),
+      listen(room, 'localAudience', onAudience),
+      listen(room, 'producerAdded', onProducer),
+      listen(room, 'producerPaused', onPaused),
+      listen(room, 'stageLeft', onStageLeft),
+      listen(room, 'close', onClose),
+    ];
 
     socket.on('open', async (request: unknown, ack: unknown) => {
       if (typeof ack !== 'function' || transport) return;
       const parsed = openRequestSchema.safeParse(request);
       if (!parsed.success) return void ack({ ok: false, error: 'invalid open request' });
       try {
-        const { listenIp, announcedIp } = this.options.address;
-        transport = await room.routers.main.createPipeTransport({ listenInfo: { protocol: 'udp', ip: listenIp, announcedAddress: announcedIp }, enableSrtp: true });
-        await transport.connect({ ip: parsed.data.tuple.ip, port: parsed.data.tuple.port, srtpParameters: parsed.data.srtpParameters });
+        transport = await createSrtpPipe(room.routers.main, this.options.address);
+        await connectPipe(transport, parsed.data);
         const stage: OpenReply['stage'] = [];
         for (const peer of room.peers.values()) {
           if (!peer.onStage) continue;
@@ -154,8 +157,7 @@ export class OriginLinks {
           }
           stage.push({ peer: stagePeer(peer), producers });
         }
-        const { localIp, localPort } = transport.tuple;
-        const reply: OpenReply = { tuple: { ip: transport.tuple.localAddress ?? localIp, port: localPort }, srtpParameters: transport.srtpParameters!, stage };
+        const reply: OpenReply = { ...pipeEnd(transport), stage };
         ack({ ok: true, data: reply });
         logger.info({ producers: consumers.size }, 'an edge node pipes this webinar');
       } catch (error) {
@@ -166,12 +168,7 @@ export class OriginLinks {
     });
 
     socket.once('disconnect', () => {
-      room.off('producerAdded', onProducer);
-      room.off('producerPaused', onPaused);
-      room.off('stageLeft', onStageLeft);
-      room.off('close', onClose);
-      room.off('chatPosted', onChat);
-      room.off('localAudience', onAudience);
+      for (const off of unsubscribe) off();
       audiences.delete(socket.id);
       if (audiences.size === 0) this.#audiences.delete(room.id);
       if (!room.closed) remoteAudience();
