@@ -209,8 +209,9 @@ export class Cluster implements RoomPlacement {
     return node.load + this.#recentlyPlaced.filter((placed) => placed.nodeId === node.id).length;
   }
 
+  /** The least loaded live node; this one when it is as little loaded as any (no redirect for nothing). */
   #leastLoaded(): NodeRecord | undefined {
-    let best: NodeRecord | undefined;
+    let best = this.#live.find((node) => node.id === this.nodeId);
     for (const node of this.#live) if (!best || this.#loadOf(node) < this.#loadOf(best)) best = node;
     return best;
   }
