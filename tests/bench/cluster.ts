@@ -7,7 +7,9 @@
  *     their owner (0 hops) and through a node that does not own them (1 hop);
  *  2. how least-loaded placement spreads rooms opened through random nodes;
  *  3. the failover gap: kill -9 of a room's owner until a join through a survivor is served by the
- *     room's new owner, next to the lease.
+ *     room's new owner, next to the lease;
+ *  4. webinar viewers carried at < 1 % loss with 1, 2 and 3 nodes (tests/bench/cluster-viewers.ts:
+ *     in-process nodes, one worker each, with bench:broadcast's synthetic speaker and viewers).
  * Every process and temporary directory it starts is stopped and removed at the end, also on
  * failure or Ctrl-C. The per-address join and room-creation limits are lifted: every client is 127.0.0.1.
  */
@@ -18,7 +20,7 @@ import { TestClient } from '../helpers/client.ts';
 import { ClusterNode, type ClusterNodeOptions } from '../helpers/cluster.ts';
 import { startRedis } from '../helpers/redis.ts';
 import { Cleanup } from './cleanup.ts';
-import { ToolError, positiveInt, progress, runTool } from './cli.ts';
+import { ToolError, UsageError, increasingIntList, nonNegativeNumber, positiveInt, positiveNumber, progress, runTool } from './cli.ts';
 import {
   type ClusterResults,
   type FailoverRow,
@@ -31,6 +33,8 @@ import {
   placementTable,
   summaryLines,
 } from './cluster-report.ts';
+import { VIEWERS_DEFAULTS, measureViewers } from './cluster-viewers.ts';
+import { type ViewersResults, viewersJson, viewersSummaryLines } from './cluster-viewers-report.ts';
 import { machineInfo } from './machine.ts';
 import { round } from './statistics.ts';
 
@@ -40,7 +44,10 @@ const USAGE = `Usage: node --import tsx tests/bench/cluster.ts [options]
 
 Starts redis-server and N Roundtable nodes in cluster mode on this machine, then measures with
 signaling clients (no media): join latency through the directory (redirects included), placement
-of rooms opened through random nodes, and the failover gap after kill -9 of a room's owner.
+of rooms opened through random nodes, and the failover gap after kill -9 of a room's owner. Then,
+with media: webinar viewers carried at < 1 % loss on 1, 2 and 3 nodes (in-process nodes, one
+mediasoup worker each, an ffmpeg-fed speaker on the origin and synthetic SRTP viewers split evenly
+over all nodes, the origin included; needs ffmpeg and a C compiler, as bench:broadcast).
 
   --nodes N      node processes (default 3; 1 gives the single-node baseline of the join latency)
   --joins N      joins to new rooms, to existing rooms through their owner, and through another
@@ -48,7 +55,15 @@ of rooms opened through random nodes, and the failover gap after kill -9 of a ro
   --rooms N      rooms of 2 clients each opened for the placement spread (default 60)
   --kills N      failover rounds, one owner killed each (default 5; needs 2 nodes or more)
   --lease-ms MS  the room lease (default 3000; production default 10000)
-  -h, --help     this text
+
+  --viewers-nodes A,B,...    node counts of the webinar section (default ${VIEWERS_DEFAULTS.nodeCounts})
+  --cluster-viewers A,B,...  total viewers at each ramp step, increasing (default
+                             ${VIEWERS_DEFAULTS.steps}); a ramp stops at its first step over the limits
+  --viewers-duration S       seconds measured at each step (default 10, after 3 s of warm-up)
+  --viewers-warmup S         seconds after adding viewers before measuring (default 3)
+  --skip-viewers             only the join latency, placement and failover sections
+  --viewers-only             only the webinar section
+  -h, --help                 this text
 
 Progress goes to stderr; stdout gets the tables, a summary block, then one line of JSON.
 `;
@@ -80,6 +95,12 @@ async function main(signal: AbortSignal): Promise<number> {
       rooms: { type: 'string', default: '60' },
       kills: { type: 'string', default: '5' },
       'lease-ms': { type: 'string', default: '3000' },
+      'viewers-nodes': { type: 'string', default: VIEWERS_DEFAULTS.nodeCounts },
+      'cluster-viewers': { type: 'string', default: VIEWERS_DEFAULTS.steps },
+      'viewers-duration': { type: 'string', default: '10' },
+      'viewers-warmup': { type: 'string', default: '3' },
+      'skip-viewers': { type: 'boolean', default: false },
+      'viewers-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -92,14 +113,59 @@ async function main(signal: AbortSignal): Promise<number> {
   const roomCount = positiveInt('rooms', values.rooms);
   const kills = nodeCount > 1 ? positiveInt('kills', values.kills) : 0;
   const leaseMs = Math.max(1_000, positiveInt('lease-ms', values['lease-ms']));
-  const interrupted = (): void => {
-    if (signal.aborted) throw new ToolError('interrupted');
-  };
+  if (values['skip-viewers'] && values['viewers-only']) throw new UsageError('--skip-viewers and --viewers-only leave nothing to run');
+  const directory = !values['viewers-only'];
+  const viewers = values['skip-viewers']
+    ? undefined
+    : {
+        nodeCounts: increasingIntList('viewers-nodes', values['viewers-nodes']),
+        steps: increasingIntList('cluster-viewers', values['cluster-viewers']),
+        durationSeconds: positiveNumber('viewers-duration', values['viewers-duration']),
+        warmupSeconds: nonNegativeNumber('viewers-warmup', values['viewers-warmup']),
+      };
   const out = (text: string): boolean => process.stdout.write(`${text}\n`);
 
   const machine = machineInfo();
   out(machineLine(machine));
-  out(`note: redis-server, ${nodeCount === 1 ? 'the node' : `all ${nodeCount} nodes`} and the clients share this machine's ${machine.cpus} cores`);
+  if (directory) out(`note: redis-server, ${nodeCount === 1 ? 'the node' : `all ${nodeCount} nodes`} and the clients share this machine's ${machine.cpus} cores`);
+  const results: Partial<ClusterResults> & { viewers?: ViewersResults } = {};
+  const summary: string[] = [];
+  if (directory) {
+    const measured = await measureDirectory(signal, { nodeCount, joins, roomCount, kills, leaseMs }, out);
+    Object.assign(results, measured);
+    summary.push(...summaryLines(measured));
+  }
+  if (viewers && !signal.aborted) {
+    const cleanup = new Cleanup(TOOL);
+    try {
+      const redis = await startRedis();
+      cleanup.add('redis-server', () => redis.stop());
+      results.viewers = await measureViewers(TOOL, viewers, redis, signal, out, machine.cpus);
+      summary.push(...viewersSummaryLines(results.viewers));
+    } finally {
+      await cleanup.run();
+    }
+  }
+  out(`\nSummary:\n${summary.join('\n')}`);
+  const json = { tool: TOOL, machine, ...results, ...(results.viewers ? { viewers: viewersJson(results.viewers) } : {}) };
+  out(JSON.stringify(json, (_key, value: unknown) => (typeof value === 'number' ? round(value, 2) : value)));
+  return signal.aborted ? 130 : 0;
+}
+
+interface DirectoryOptions {
+  nodeCount: number;
+  joins: number;
+  roomCount: number;
+  kills: number;
+  leaseMs: number;
+}
+
+/** Sections 1-3: node processes and signaling clients, no media. */
+async function measureDirectory(signal: AbortSignal, { nodeCount, joins, roomCount, kills, leaseMs }: DirectoryOptions, out: (text: string) => boolean): Promise<ClusterResults> {
+  const interrupted = (): void => {
+    if (signal.aborted) throw new ToolError('interrupted');
+  };
+  const machine = machineInfo();
 
   const cleanup = new Cleanup(TOOL);
   const open = new Set<TestClient>();
@@ -229,10 +295,7 @@ async function main(signal: AbortSignal): Promise<number> {
       out(failoverTable(failover));
     } else out('\nFailover gap: skipped (needs 2 nodes or more)');
 
-    const results: ClusterResults = { machine, nodes: nodeCount, leaseMs, fresh: freshRows, existing, placement, placementSeconds: openingS, failover };
-    out(`\nSummary:\n${summaryLines(results).join('\n')}`);
-    out(JSON.stringify({ tool: TOOL, ...results }, (_key, value: unknown) => (typeof value === 'number' ? round(value, 2) : value)));
-    return 0;
+    return { machine, nodes: nodeCount, leaseMs, fresh: freshRows, existing, placement, placementSeconds: openingS, failover };
   } finally {
     await cleanup.run();
   }

@@ -260,6 +260,9 @@ describe('cluster: a room survives its node', { timeout: 60_000 }, () => {
       resume: { peerId: host.join.peerId, token: host.join.resumeToken, transportIds: [] },
     }, true);
     const gapMs = Date.now() - killedAt;
+    // A page the dead node served must still reach the others (its origin is the dead node's URL).
+    const orphan = await TestClient.connect(survivors[1]!.url, { headers: { Origin: owner.url } });
+    orphan.close();
     console.log(`cluster failover: ${owner.nodeId} killed; the room was served again by ${hostAgain.node.nodeId} after ${gapMs} ms (lease ${LEASE_MS} ms)`);
     try {
       expect(survivors).toContain(hostAgain.node);

@@ -78,6 +78,11 @@ export class Cluster implements RoomPlacement {
    */
   readonly #recentlyPlaced: { nodeId: string; at: number }[] = [];
   #lastErrorLog = 0;
+  /**
+   * Every node URL seen since this node started. Pages served by a node that has since died must
+   * still reach the others: that is how their people get back into their rooms.
+   */
+  readonly #nodeOrigins = new Set<string>();
 
   /** Connects to the store (failing fast with a clear message) and registers this node. */
   static async start(options: ClusterOptions): Promise<Cluster> {
@@ -228,7 +233,7 @@ export class Cluster implements RoomPlacement {
 
   /** Pages served by any live node may open signaling here. */
   isNodeOrigin(origin: string): boolean {
-    return this.#live.some((node) => node.signalingUrl === origin);
+    return this.#nodeOrigins.has(origin);
   }
 
   /** A live room was made here for a room this node claimed: its stored chat, and keeping it. */
@@ -344,6 +349,7 @@ export class Cluster implements RoomPlacement {
 
   async #refresh(): Promise<void> {
     this.#live = await NodeRegistry.live(this.#redis, this.#prefix);
+    for (const node of this.#live) this.#nodeOrigins.add(node.signalingUrl);
   }
 
   #unavailable(error: unknown): SignalingError {
