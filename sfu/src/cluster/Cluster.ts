@@ -293,7 +293,8 @@ export class Cluster implements RoomPlacement {
           }
         }
         const claim = await this.#leases.claim(roomId);
-        if (claim.claimed) this.#placed(this.nodeId);
+        // Counted only where this node made the choice: a pass's target was counted by its sender.
+        if (claim.claimed && !passed) this.#placed(this.nodeId);
         if (claim.claimed) {
           await this.#records.load(roomId);
           this.#logger.info({ roomId, epoch: claim.epoch }, 'room claimed');
