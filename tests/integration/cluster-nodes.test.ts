@@ -347,7 +347,11 @@ describe('cluster: a store that goes away', { timeout: 60_000 }, () => {
 });
 
 describe('cluster: the store at startup', () => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'rt-node-refused-'));
+  // Made in beforeAll, not at collection: a filtered run (-t) skips this block and its afterAll.
+  let dataDir = '';
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'rt-node-refused-'));
+  });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('a node whose store is down fails fast, naming the key', async () => {
