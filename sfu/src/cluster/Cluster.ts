@@ -59,6 +59,8 @@ export class Cluster implements RoomPlacement {
   readonly #tokens: RedirectTokens;
   readonly #logger: Logger;
   readonly #leaseMs: number;
+  /** How often node records are rewritten and re-read: a sixth of a lease (records live half of one). */
+  readonly #heartbeatMs: number;
   /** Live nodes as last read (refreshed at every heartbeat and on every placement). */
   #live: NodeRecord[] = [];
   #refresher: NodeJS.Timeout | undefined;
@@ -110,7 +112,7 @@ export class Cluster implements RoomPlacement {
         `cannot reach the cluster store at ${redactUrl(cluster.redisUrl!)} (cluster.redisUrl, ROUNDTABLE_CLUSTER_REDIS_URL): ${(error as Error).message}`,
       );
     }
-    node.#refresher = setInterval(() => void node.#refresh().catch((error: unknown) => node.#storeError(error)), node.#leaseMs / 6);
+    node.#refresher = setInterval(() => void node.#refresh().catch((error: unknown) => node.#storeError(error)), node.#heartbeatMs);
     node.#refresher.unref();
     options.logger.info({ nodeId: node.nodeId, publicUrl: node.publicUrl, nodes: node.#live.length }, 'joined the cluster');
     return node;
@@ -121,6 +123,7 @@ export class Cluster implements RoomPlacement {
     this.#redis = redis;
     this.#prefix = cluster.keyPrefix;
     this.#leaseMs = cluster.leaseMs;
+    this.#heartbeatMs = Math.floor(cluster.leaseMs / 6);
     this.#logger = options.logger;
     this.#directory = options.directory;
     this.#roomRegistry = options.registry;
@@ -133,7 +136,7 @@ export class Cluster implements RoomPlacement {
       this.#prefix,
       { id: this.nodeId, signalingUrl: this.publicUrl, mediaAddress: options.address.announcedIp },
       // Half the lease: a dead node stops receiving redirects well before its rooms are free again.
-      { ttlMs: Math.floor(this.#leaseMs / 2), heartbeatMs: Math.floor(this.#leaseMs / 6), load: options.load, onError: (error) => this.#storeError(error) },
+      { ttlMs: Math.floor(this.#leaseMs / 2), heartbeatMs: this.#heartbeatMs, load: options.load, onError: (error) => this.#storeError(error) },
     );
     this.#leases = new RoomLeases(redis, this.#prefix, {
       nodeId: this.nodeId,
@@ -209,7 +212,7 @@ export class Cluster implements RoomPlacement {
 
   /** A node's load as of its last heartbeat, plus what this node placed there since. */
   #loadOf(node: NodeRecord): number {
-    const since = Date.now() - 2 * Math.floor(this.#leaseMs / 6); // two heartbeats: by then its record counts them
+    const since = Date.now() - 2 * this.#heartbeatMs; // two heartbeats: by then its record counts them
     while (this.#recentlyPlaced.length > 0 && this.#recentlyPlaced[0]!.at < since) this.#recentlyPlaced.shift();
     return node.load + this.#recentlyPlaced.filter((placed) => placed.nodeId === node.id).length;
   }
