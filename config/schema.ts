@@ -177,6 +177,15 @@ export const configSchema = z
       /** A stored room (webinar links) nobody has joined for this long is deleted. Fractions allowed. */
       idleExpiryHours: z.coerce.number().positive().max(10 * 365 * 24).default(720),
     }).prefault({}),
+    /** Server-side recording: a file per track, written by ffmpeg without re-encoding. */
+    recording: z.object({
+      /** Created on first use; one folder per room and recording inside. */
+      dir: z.string().min(1).default(path.join(DEFAULT_DATA_DIR, 'recordings')),
+      /** Starting is refused (RECORDING_NO_SPACE) below this much free space on that disk. */
+      minFreeMb: z.coerce.number().int().min(0).max(10_000_000).default(1_024),
+      /** The ffmpeg binary. */
+      ffmpeg: z.string().min(1).default('ffmpeg'),
+    }).prefault({}),
     /** Durable state: the SQLite room store. */
     store: z.object({
       /** Created on first start. Relative paths are relative to the working directory. */

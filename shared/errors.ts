@@ -63,6 +63,12 @@ export const ERROR_CODES = [
   'REDIRECT_EXPIRED',
   /** Cluster mode: the shared store cannot be reached, so the room cannot be placed now. */
   'CLUSTER_UNAVAILABLE',
+  /** Recording refused: the recordings folder's disk has less free space than recording.minFreeMb. */
+  'RECORDING_NO_SPACE',
+  /** Recording cannot run on this server (no ffmpeg, or the recordings folder cannot be written). */
+  'RECORDING_UNAVAILABLE',
+  /** startRecording while a recording runs, or stopRecording while none does. */
+  'RECORDING_STATE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

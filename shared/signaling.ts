@@ -97,6 +97,9 @@ export const requestSchemas = {
   }),
   /** Host or co-host: end the meeting for everyone. */
   endMeeting: z.strictObject({}),
+  /** Hosts and co-hosts: record every track of the room on the server (a file per track). */
+  startRecording: z.strictObject({}),
+  stopRecording: z.strictObject({}),
   /** Host: invite an audience member (usually one with a raised hand) onto the stage. */
   inviteToStage: z.strictObject({ peerId: z.string().min(1).max(LIMITS.idMaxLength) }),
   /** Audience member: accept or decline the host's invitation. */
@@ -186,6 +189,12 @@ export interface PeerInfo {
   producers: ProducerInfo[];
   /** Epoch ms when the hand went up; null when it is down. */
   handRaisedAt: number | null;
+}
+
+/** A recording under way: who started it and when (epoch ms). */
+export interface RecordingState {
+  startedAt: number;
+  byName: string;
 }
 
 export interface ChatMessage {
@@ -285,6 +294,8 @@ export interface JoinReply {
   chat: ChatMessage[];
   activeSpeakerId: string | null;
   speakingPeerIds: string[];
+  /** The room is being recorded: shown to everyone in it. */
+  recording: RecordingState | null;
   /** ICE servers and policy for this client's transports; fresh credentials on every (re)join. */
   network: NetworkSettings;
   /**
@@ -339,6 +350,8 @@ export interface ReplyData {
   /** How many lobby entries were answered. */
   answerLobby: { answered: number };
   endMeeting: Record<string, never>;
+  startRecording: RecordingState;
+  stopRecording: { tracks: number };
   inviteToStage: Record<string, never>;
   answerStageInvite: Record<string, never>;
   moveToAudience: Record<string, never>;
@@ -398,6 +411,8 @@ export interface ServerToClientEvents {
   lobbyChanged: (event: { waiting: LobbyEntry[] }) => void;
   /** To a joiner: the lobby is on; their join completes when a host admits them, or fails with LOBBY_DENIED. */
   lobbyWaiting: (event: Record<string, never>) => void;
+  /** To everyone in the room: recording started (with who and when) or stopped (null). */
+  recordingChanged: (event: { recording: RecordingState | null }) => void;
   /**
    * The media worker this client's transports lived on died: the server closed them with their
    * producers and consumers. The client stays in the room and rebuilds its media by sending `join`

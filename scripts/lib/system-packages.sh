@@ -8,8 +8,9 @@ WORKER_BUILD_PACKAGES=(libssl-dev libuv1-dev libusrsctp-dev libabsl-dev liburing
   flatbuffers-compiler libsrtp2-dev dpkg-dev patch pkg-config ninja-build g++ make python3)
 # Real-browser tests and the media files they feed to fake devices; Firefox ESR (driven over WebDriver
 # BiDi), and for network tests: namespaces and veths (iproute2), faults (iptables) and a TURN server (coturn);
-# redis-server (7.0; Valkey 8 from backports speaks the same protocol) for the cluster tests.
-TEST_PACKAGES=(chromium sox firefox-esr iproute2 iptables coturn openssl redis-server)
+# redis-server (7.0; Valkey 8 from backports speaks the same protocol) for the cluster tests; ffmpeg
+# (with ffprobe) records tracks in the recording tests and publishes RTP in them.
+TEST_PACKAGES=(chromium sox firefox-esr iproute2 iptables coturn openssl redis-server ffmpeg)
 # Benchmarks (docs/benchmarks.md): ffmpeg encodes the forwarding benchmark's RTP source; the browser
 # benchmark drives the same Chromium as the tests; the bad-networks benchmark uses namespaces and iptables.
 BENCH_PACKAGES=(ffmpeg chromium iproute2 iptables)

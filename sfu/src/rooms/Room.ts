@@ -18,6 +18,7 @@ import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { Moderation } from '../moderation/Moderation.ts';
 import type { Network } from '../network/Network.ts';
+import { RoomRecording } from '../recording/RoomRecording.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
 import { Dynacast } from './Dynacast.ts';
 import { type Attachment, Peer, type PeerIdentity, type PeerProducer, producerInfo } from './Peer.ts';
@@ -63,6 +64,8 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly moderation: Moderation;
   /** Keeps the room (and everyone in it) when one of its workers dies. */
   readonly recovery: RoomRecovery;
+  /** Server-side recording, a file per track, started and stopped by hosts. */
+  readonly recording: RoomRecording;
   readonly #dynacast: Dynacast;
   readonly #chat: ChatMessage[] = [];
   #audienceTimer: NodeJS.Timeout | undefined;
@@ -87,6 +90,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.media = new RoomMedia(routers, this.peers, this.#dynacast, network, config, logger);
     this.moderation = new Moderation(this, directory, config, logger);
     this.recovery = new RoomRecovery(this, this.#dynacast, logger);
+    this.recording = new RoomRecording(id, routers, config.recording, logger, (recording) => this.#broadcast(undefined, 'recordingChanged', { recording }));
     speakers.on('activeSpeaker', (peerId) => this.#broadcast(undefined, 'activeSpeaker', { peerId }));
     speakers.on('speaking', (peerIds) => this.#broadcast(undefined, 'speaking', { peerIds }));
   }
@@ -234,6 +238,7 @@ export class Room extends TypedEmitter<RoomEvents> {
       chat: [...this.#chat],
       activeSpeakerId: this.speakers.activeSpeaker,
       speakingPeerIds: this.speakers.speaking,
+      recording: this.recording.state,
     };
   }
 
@@ -250,7 +255,13 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.media.fanOut(producer);
     if (mutedBy !== undefined) peer.notify('mutedByHost', { source: 'microphone', byName: mutedBy });
     this.emit('producerAdded', peer, producer);
+    this.recording.track(peer, producer);
     return producer;
+  }
+
+  /** Every producer in the room now, with its owner (what a recording starts with). */
+  *producers(): Iterable<{ peer: Peer; producer: PeerProducer }> {
+    for (const peer of this.peers.values()) for (const producer of peer.producers.values()) yield { peer, producer };
   }
 
   /**
@@ -396,6 +407,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (this.#audienceTimer) clearTimeout(this.#audienceTimer);
     this.speakers.close();
     this.#dynacast.close();
+    this.recording.close();
     this.routers.close();
     this.logger.info({ reason: reason ?? 'empty' }, 'room closed');
     this.emit('close');

@@ -1,5 +1,5 @@
 import type { types } from 'mediasoup';
-import type { ReplyData, RequestName, RequestPayload } from '../../../shared/index.ts';
+import { type ReplyData, type RequestName, type RequestPayload, isModerator } from '../../../shared/index.ts';
 import type { Access } from '../access/Access.ts';
 import { SignalingError } from '../errors.ts';
 import type { ConnectivityProbeSession } from '../network/ConnectivityProbe.ts';
@@ -138,6 +138,17 @@ export const handlers: { [N in RequestName]: Handler<N> } = {
     const keys = ctx.access.createMeeting(secret);
     await ctx.placement.created(keys.roomId);
     return keys;
+  },
+
+  async startRecording(ctx) {
+    const { room, peer } = joined(ctx);
+    return room.recording.start(peer, room.producers());
+  },
+
+  async stopRecording(ctx) {
+    const { room, peer } = joined(ctx);
+    if (!isModerator(peer.role)) throw new SignalingError('FORBIDDEN', 'only hosts and co-hosts stop a recording');
+    return { tracks: await room.recording.stop() };
   },
 
   async muteParticipant(ctx, { peerId }) {

@@ -1,0 +1,137 @@
+/**
+ * One track written to a file: a PlainTransport on the room's router sends the producer's RTP (its
+ * top simulcast layer) to an ffmpeg on 127.0.0.1, which writes it without re-encoding. The file is
+ * written in one-second clusters, so whatever was written plays even if ffmpeg or the server dies;
+ * a clean stop also writes its index and duration.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import type { types } from 'mediasoup';
+import type { Logger } from '../logger.ts';
+import { sdpFor } from './sdp.ts';
+
+/** ffmpeg opens its UDP sockets a moment after it has read the description. */
+const LISTEN_DELAY_MS = 500;
+/** Keyframe requests after the start: a file cannot begin before one, and the first may be lost. */
+const KEYFRAME_RETRIES_MS = [0, 1_000, 3_000];
+const STOP_TIMEOUT_MS = 4_000;
+const SECOND_SIGNAL_MS = 1_000;
+
+/** Two consecutive free UDP ports on 127.0.0.1 (RTP, then RTCP), found by binding them. */
+async function freePortPair(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const rtp = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => rtp.bind(0, '127.0.0.1', resolve));
+    const port = rtp.address().port;
+    const rtcp = dgram.createSocket('udp4');
+    const ok = port % 2 === 0 && (await new Promise<boolean>((resolve) => {
+      rtcp.once('error', () => resolve(false));
+      rtcp.bind(port + 1, '127.0.0.1', () => resolve(true));
+    }));
+    rtp.close();
+    rtcp.close();
+    if (ok) return port;
+  }
+  throw new Error('no free UDP port pair for the recorder');
+}
+
+export interface TrackRecorderOptions {
+  ffmpeg: string;
+  /** The file, without extension decided here. */
+  file: string;
+  format: 'webm' | 'matroska';
+  logger: Logger;
+}
+
+export class TrackRecorder {
+  readonly #timers: NodeJS.Timeout[] = [];
+  #stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly consumer: types.Consumer,
+    private readonly transport: types.PlainTransport,
+    private readonly ffmpeg: ChildProcess,
+    readonly exited: Promise<number | null>,
+  ) {}
+
+  /** Starts ffmpeg and the RTP towards it; resolves once media is flowing (keyframe requested). */
+  static async start(router: types.Router, producerId: string, options: TrackRecorderOptions): Promise<TrackRecorder> {
+    const port = await freePortPair();
+    const transport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
+    let consumer: types.Consumer;
+    try {
+      await transport.connect({ ip: '127.0.0.1', port, rtcpPort: port + 1 });
+      consumer = await transport.consume({ producerId, rtpCapabilities: router.rtpCapabilities, paused: true });
+      // The top layer of a simulcast camera: the file keeps the best the person sent.
+      if (consumer.type === 'simulcast') await consumer.setPreferredLayers({ spatialLayer: 15, temporalLayer: 15 });
+    } catch (error) {
+      transport.close();
+      throw error;
+    }
+    const ffmpeg = spawn(
+      options.ffmpeg,
+      [
+        '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
+        '-protocol_whitelist', 'pipe,udp,rtp', '-f', 'sdp', '-i', 'pipe:0',
+        '-c', 'copy',
+        // Each packet reaches the file at once, and clusters close every second: a killed recorder's
+        // file plays up to its last second.
+        '-flush_packets', '1', '-f', options.format, '-cluster_time_limit', '1000',
+        options.file,
+      ],
+      { stdio: ['pipe', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    ffmpeg.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2_000)));
+    const exited = new Promise<number | null>((resolve) => {
+      ffmpeg.once('exit', (code) => resolve(code));
+      ffmpeg.once('error', (error) => {
+        stderr += error.message;
+        resolve(null);
+      });
+    });
+    void exited.then((code) => {
+      if (code !== 0 && code !== 255 && code !== null) options.logger.warn({ file: options.file, code, stderr }, 'a track recorder stopped');
+    });
+    ffmpeg.stdin!.end(sdpFor(consumer.rtpParameters, consumer.kind, port));
+    const recorder = new TrackRecorder(consumer, transport, ffmpeg, exited);
+    await new Promise((resolve) => setTimeout(resolve, LISTEN_DELAY_MS));
+    await consumer.resume();
+    if (consumer.kind === 'video') {
+      for (const delay of KEYFRAME_RETRIES_MS) {
+        recorder.#timers.push(setTimeout(() => void consumer.requestKeyFrame().catch(() => undefined), delay));
+      }
+    }
+    return recorder;
+  }
+
+  /**
+   * Lets ffmpeg finish the file (index, duration), then stops the RTP. ffmpeg notices a first signal
+   * only between packets, so the RTP keeps flowing until it exits; a second signal a moment later
+   * breaks a read that waits (a paused microphone sends nothing), and SIGKILL ends it past a deadline.
+   * SIGTERM, not SIGINT: a parent that ignores SIGINT (a test runner, a shell's background job) passes
+   * that on to its children.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      for (const timer of this.#timers) clearTimeout(timer);
+      const running = this.ffmpeg.exitCode === null && this.ffmpeg.signalCode === null;
+      const timers = running
+        ? [
+            setTimeout(() => this.ffmpeg.kill('SIGTERM'), 0),
+            setTimeout(() => this.ffmpeg.kill('SIGTERM'), SECOND_SIGNAL_MS),
+            setTimeout(() => this.ffmpeg.kill('SIGKILL'), STOP_TIMEOUT_MS),
+          ]
+        : [];
+      await this.exited;
+      for (const timer of timers) clearTimeout(timer);
+      this.transport.close();
+    })();
+    return this.#stopping;
+  }
+
+  /** The ffmpeg process id (tests kill it to check that the file stays playable). */
+  get pid(): number | undefined {
+    return this.ffmpeg.pid;
+  }
+}
