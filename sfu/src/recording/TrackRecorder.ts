@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
+import { statSync } from 'node:fs';
 import type { types } from 'mediasoup';
 import type { Logger } from '../logger.ts';
 import { sdpFor } from './sdp.ts';
@@ -101,6 +102,20 @@ export class TrackRecorder {
       for (const delay of KEYFRAME_RETRIES_MS) {
         recorder.#timers.push(setTimeout(() => void consumer.requestKeyFrame().catch(() => undefined), delay));
       }
+      // ffmpeg opens the file only once a keyframe gave it the picture size. Under load a publisher
+      // may miss the first requests (seen in CI: one camera's file never started), so keep asking
+      // every second until the file has data.
+      const nudge = setInterval(() => {
+        let started = false;
+        try {
+          started = statSync(options.file).size > 0;
+        } catch {
+          // not created yet
+        }
+        if (started) clearInterval(nudge);
+        else void consumer.requestKeyFrame().catch(() => undefined);
+      }, 1_000);
+      recorder.#timers.push(nudge);
     }
     return recorder;
   }
@@ -114,7 +129,7 @@ export class TrackRecorder {
    */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      for (const timer of this.#timers) clearTimeout(timer);
+      for (const timer of this.#timers) clearTimeout(timer); // clears intervals too
       const running = this.ffmpeg.exitCode === null && this.ffmpeg.signalCode === null;
       const timers = running
         ? [
