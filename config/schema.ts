@@ -185,6 +185,14 @@ export const configSchema = z
       minFreeMb: z.coerce.number().int().min(0).max(10_000_000).default(1_024),
       /** The ffmpeg binary. */
       ffmpeg: z.string().min(1).default('ffmpeg'),
+      /** The composite rendered when a recording stops ('none': only on a host's request). */
+      composite: z.enum(['grid', 'speaker', 'none']).default('grid'),
+      /** Composite renders at once (each uses every core it gets, at a lower priority than meetings). */
+      compositeJobs: z.coerce.number().int().min(1).max(16).default(1),
+      /** Recordings older than this are deleted (checked hourly); 0 keeps them until a host deletes them. */
+      retentionDays: z.coerce.number().min(0).max(36_500).default(30),
+      /** Signs download links; without it links are signed with a per-process key (they last an hour). */
+      linkSecret: z.string().min(32, 'must be at least 32 characters').optional(),
     }).prefault({}),
     /** Durable state: the SQLite room store. */
     store: z.object({

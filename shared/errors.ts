@@ -69,6 +69,8 @@ export const ERROR_CODES = [
   'RECORDING_UNAVAILABLE',
   /** startRecording while a recording runs, or stopRecording while none does. */
   'RECORDING_STATE',
+  /** No recording with that id in this room (deleted, expired, or never made). */
+  'RECORDING_NOT_FOUND',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

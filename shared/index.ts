@@ -3,5 +3,6 @@ export * from './limits.ts';
 export * from './media.ts';
 export * from './moderation.ts';
 export * from './network.ts';
+export * from './recording.ts';
 export * from './rtp-schemas.ts';
 export * from './signaling.ts';

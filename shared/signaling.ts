@@ -8,6 +8,7 @@ import { LIMITS } from './limits.ts';
 import { LOBBY_MAX_WAITING, type LobbyEntry, type MeetingKeys, type ModeratedSource, type RoomSettings } from './moderation.ts';
 import { MEDIA_SOURCES, type MediaKind, type MediaSource } from './media.ts';
 import { type NetworkSettings, PROBE_PATHS, type ProbePath } from './network.ts';
+import { type CompositeStatus, type RecordingSummary, recordingRequestSchemas } from './recording.ts';
 import { dtlsParametersSchema, rtpCapabilitiesSchema, rtpParametersSchema } from './rtp-schemas.ts';
 
 export const roomIdSchema = z
@@ -100,6 +101,12 @@ export const requestSchemas = {
   /** Hosts and co-hosts: record every track of the room on the server (a file per track). */
   startRecording: z.strictObject({}),
   stopRecording: z.strictObject({}),
+  ...recordingRequestSchemas,
+  /**
+   * Before joining: whether the room is being recorded, so the pre-join screen can say so. Answers
+   * only for a room live on this node (null otherwise), and nothing else about it.
+   */
+  roomStatus: z.strictObject({ roomId: roomIdSchema }),
   /** Host: invite an audience member (usually one with a raised hand) onto the stage. */
   inviteToStage: z.strictObject({ peerId: z.string().min(1).max(LIMITS.idMaxLength) }),
   /** Audience member: accept or decline the host's invitation. */
@@ -352,6 +359,10 @@ export interface ReplyData {
   endMeeting: Record<string, never>;
   startRecording: RecordingState;
   stopRecording: { tracks: number };
+  listRecordings: { recordings: RecordingSummary[] };
+  renderRecording: CompositeStatus;
+  deleteRecording: Record<string, never>;
+  roomStatus: { recording: RecordingState | null };
   inviteToStage: Record<string, never>;
   answerStageInvite: Record<string, never>;
   moveToAudience: Record<string, never>;

@@ -8,6 +8,7 @@ import type { Config } from '../../config/index.ts';
 import { Guard } from './guard/Guard.ts';
 import { createMetrics } from './http/metrics.ts';
 import { type RequestHandler, adminOperations, publicOperations } from './http/operations.ts';
+import { recordingsHandler } from './http/recordings.ts';
 import { staticHandler } from './http/static.ts';
 import type { Logger } from './logger.ts';
 import { WorkerPool } from './media/WorkerPool.ts';
@@ -16,6 +17,7 @@ import { MediaListen } from './network/MediaListen.ts';
 import { Network } from './network/Network.ts';
 import { type RoomPlacement, singleNode } from './rooms/placement.ts';
 import { RoomRegistry } from './rooms/RoomRegistry.ts';
+import { Recordings } from './recording/Recordings.ts';
 import { Access } from './access/Access.ts';
 import { RoomDirectory } from './access/RoomDirectory.ts';
 import { type SignalingServer, attachSignaling } from './signaling/connection.ts';
@@ -61,7 +63,8 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
   const listen = new MediaListen(config.rtc, resolveMediaAddress(config.rtc));
   const pool = await WorkerPool.create(config, logger, listen.webRtcServerPlan);
   const network = new Network(listen, pool, config, logger.child({ component: 'network' }));
-  const registry = new RoomRegistry(directory, pool, network, config, logger.child({ component: 'rooms' }));
+  const recordings = new Recordings(config.recording, logger.child({ component: 'recording' }), { baseUrl: config.cluster.publicUrl ?? '' });
+  const registry = new RoomRegistry(directory, pool, network, config, logger.child({ component: 'rooms' }), recordings);
   pool.on('workerDied', (index) => logger.warn({ worker: index, rooms: registry.size }, 'a media worker died: replacing it, and moving its rooms and peers to live workers'));
   const metrics = createMetrics(pool, registry);
   const loadLog = setInterval(() => {
@@ -107,6 +110,7 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
   };
   const onRequest = serve([
     publicOperations(metrics, config.admin.metricsToken),
+    recordingsHandler(recordings, directory),
     ...(config.http.staticDir ? [staticHandler(config.http.staticDir)] : []),
   ]);
   const adminServer = http.createServer(
@@ -165,6 +169,7 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
     clearInterval(loadLog);
     guard.close();
     registry.closeAll();
+    await recordings.close(); // recorders finish their files (index, duration) before the process ends
     await cluster?.stop();
     adminServer.close();
     adminServer.closeAllConnections();

@@ -105,6 +105,62 @@ describe('recording a meeting on the server', { timeout: 60_000 }, () => {
     }
   });
 
+  it('hosts list the recordings (not guests), download with the links, get the composite, and delete; the pre-join screen is told', async () => {
+    expect(await guest.client.send('listRecordings', {})).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    const { recordings } = await host.client.ok('listRecordings', {});
+    expect(recordings).toHaveLength(1);
+    const [recording] = recordings;
+    expect(recording).toMatchObject({ byName: 'Hana Host', tracks: [{ kind: expect.any(String) }, { kind: expect.any(String) }] });
+    expect(Math.abs(recording!.durationMs! - RECORD_SECONDS * 1000)).toBeLessThan(1_500);
+    expect(recording!.composites).toMatchObject([{ layout: 'grid', state: expect.stringMatching(/queued|rendering|done/) }]);
+
+    // The grid composite was queued when the recording stopped: a video and an audio stream, the length of the recording.
+    const library = server.server.registry.recordings;
+    const folder = library.folderOf(meeting.roomId, recording!.id);
+    expect(await library.jobs.settled(folder, 'grid')).toMatchObject({ state: 'done' });
+    const composite = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name:format=duration', '-of', 'json', path.join(folder, 'composite-grid.mp4')], { encoding: 'utf8' });
+    const compositeInfo = JSON.parse(composite.stdout) as { streams: { codec_type: string; codec_name: string }[]; format: { duration: string } };
+    expect(compositeInfo.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort()).toEqual(['audio:aac', 'video:h264']);
+    expect(Math.abs(Number(compositeInfo.format.duration) - recording!.durationMs! / 1000)).toBeLessThan(0.5);
+
+    // Links download the exact file, as an attachment; a tampered link does not.
+    const video = recording!.tracks.find((t) => t.kind === 'video')!;
+    const response = await fetch(new URL(video.url, server.url));
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-disposition')).toBe(`attachment; filename="${video.file}"`);
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(Buffer.from(await response.arrayBuffer()).equals(readFileSync(path.join(folder, video.file)))).toBe(true);
+    expect((await fetch(new URL(video.url.replace(/sig=./, 'sig=A'), server.url))).status).toBe(404);
+    expect((await fetch(new URL(video.url.replace(video.file, 'manifest.json'), server.url))).status).toBe(404);
+
+    // The same list over HTTP for the host's scripts, with the host key; nobody else.
+    const api = new URL(`/api/rooms/${meeting.roomId}/recordings`, server.url);
+    expect((await fetch(api, { headers: { authorization: `Bearer ${meeting.hostKey}` } })).status).toBe(200);
+    expect((await fetch(api, { headers: { authorization: 'Bearer AAAAAAAAAAAAAAAAAAAAAAAA' } })).status).toBe(401);
+    expect((await fetch(api)).status).toBe(401);
+
+    // Someone on the pre-join screen learns whether the room is being recorded, and nothing else.
+    const visitor = await TestClient.connect(server.url);
+    expect(await visitor.ok('roomStatus', { roomId: meeting.roomId })).toEqual({ recording: null });
+    const state = await host.client.ok('startRecording', {});
+    expect(await visitor.ok('roomStatus', { roomId: meeting.roomId })).toEqual({ recording: state });
+    expect(await visitor.ok('roomStatus', { roomId: 'no-such-room-here' })).toEqual({ recording: null });
+    visitor.close();
+    const live = (await host.client.ok('listRecordings', {})).recordings[0]!;
+    expect(live.durationMs).toBeNull();
+    expect(await host.client.send('deleteRecording', { recordingId: live.id })).toMatchObject({ ok: false, error: { code: 'RECORDING_STATE' } });
+    await host.client.ok('stopRecording', {});
+
+    // Deleting takes the files and the links with it.
+    expect(await guest.client.send('deleteRecording', { recordingId: recording!.id })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    await host.client.ok('deleteRecording', { recordingId: live.id });
+    await host.client.ok('deleteRecording', { recordingId: recording!.id });
+    expect(await host.client.send('deleteRecording', { recordingId: recording!.id })).toMatchObject({ ok: false, error: { code: 'RECORDING_NOT_FOUND' } });
+    expect((await host.client.ok('listRecordings', {})).recordings).toEqual([]);
+    expect((await fetch(new URL(video.url, server.url))).status).toBe(404);
+    expect(await host.client.send('renderRecording', { recordingId: '../../etc', layout: 'grid' } as never)).toMatchObject({ ok: false, error: { code: 'INVALID_PAYLOAD' } });
+  });
+
   it('a recorder killed mid-recording leaves a file that plays up to the kill', async () => {
     await host.client.ok('startRecording', {});
     const recording = server.server.registry.get(meeting.roomId)!.recording;

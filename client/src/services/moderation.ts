@@ -119,14 +119,6 @@ export class HostControls {
   endMeeting() {
     return request(this.socket, 'endMeeting', {});
   }
-
-  startRecording() {
-    return request(this.socket, 'startRecording', {});
-  }
-
-  stopRecording() {
-    return request(this.socket, 'stopRecording', {});
-  }
 }
 
 /** Why this person is no longer in the room, in words. */

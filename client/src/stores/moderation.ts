@@ -4,7 +4,6 @@ import {
   type JoinReply,
   type LobbyEntry,
   type MeetingKeys,
-  type RecordingState,
   type RoomCloseReason,
   type RoomSettings,
   isModerator,
@@ -21,8 +20,6 @@ import { useRoomStore } from './room.ts';
 export const useModerationStore = defineStore('moderation', () => {
   const room = useRoomStore();
   const settings = ref<RoomSettings>({ locked: false, lobby: false });
-  /** The room is being recorded on the server: everyone in it sees so. */
-  const recording = ref<RecordingState | null>(null);
   /** Moderators only: people waiting in the lobby, oldest first. */
   const lobby = ref<LobbyEntry[]>([]);
   /** This person's join waits for a host in the lobby. */
@@ -67,7 +64,6 @@ export const useModerationStore = defineStore('moderation', () => {
     on('lobbyWaiting', () => (waitingInLobby.value = true));
     on('roomSettings', ({ locked, lobby: lobbyOn }) => (settings.value = { locked, lobby: lobbyOn }));
     on('lobbyChanged', ({ waiting }) => setLobby(waiting));
-    on('recordingChanged', ({ recording: state }) => (recording.value = state));
     on('unmuteRequested', ({ byName }) => (unmuteRequestFrom.value = byName));
     on('mutedByHost', ({ source, byName }) => {
       notice.value = mutedByHostMessage(source, byName);
@@ -90,7 +86,6 @@ export const useModerationStore = defineStore('moderation', () => {
   function applyRoomState(reply: JoinReply): void {
     waitingInLobby.value = false;
     settings.value = { ...reply.roomSettings };
-    recording.value = reply.recording ?? null;
     const moderator = reply.kind === 'meeting' && isModerator(reply.role);
     lobby.value = moderator ? (reply.lobby ?? []) : [];
     meetingKeys.value = moderator ? meetingKeysFor(reply.roomId, reply.meetingKeys) : undefined;
@@ -120,16 +115,12 @@ export const useModerationStore = defineStore('moderation', () => {
   }
 
   return {
-    settings, recording, lobby, waitingInLobby, unmuteRequestFrom, notice, closed, meetingKeys, amModerator, amHost,
+    settings, lobby, waitingInLobby, unmuteRequestFrom, notice, closed, meetingKeys, amModerator, amHost,
     attach, applyRoomState, answerUnmute,
     mute: (peerId: string) => act(`mute ${nameOf(peerId)}`, (c) => c.mute(peerId)),
     askToUnmute: (peerId: string) => act(`ask ${nameOf(peerId)} to unmute`, (c) => c.askToUnmute(peerId)),
     stopVideo: (peerId: string, source: 'camera' | 'screen') => act(`stop ${nameOf(peerId)}'s ${source}`, (c) => c.stopVideo(peerId, source)),
     muteEveryone: () => act('mute everyone', (c) => c.muteEveryone()),
-    toggleRecording: () =>
-      recording.value
-        ? act('stop the recording', (c) => c.stopRecording())
-        : act('start recording', async (c) => (recording.value = await c.startRecording())),
     remove: (peerId: string) => act(`remove ${nameOf(peerId)}`, (c) => c.remove(peerId)),
     setRoomSettings: (change: Partial<RoomSettings>) =>
       act('change the meeting settings', async (c) => (settings.value = await c.setRoomSettings(change))),

@@ -9,6 +9,7 @@ import { joinRefusalMessage, roomClosedMessage } from '../services/moderation.ts
 import { RESTART_GAVE_UP, RestartRejoin } from '../services/rejoin.ts';
 import { webinarKeysFor } from '../services/webinar.ts';
 import { useChatStore } from './chat.ts';
+import { useRecordingStore } from './recording.ts';
 import { useModerationStore } from './moderation.ts';
 
 export interface SourceState {
@@ -120,6 +121,7 @@ export const useRoomStore = defineStore('room', () => {
     speaking.value = reply.speakingPeerIds;
     chat.replaceHistory(reply.chat);
     useModerationStore().applyRoomState(reply);
+    useRecordingStore().applyRoomState(reply);
   }
 
   function sourceOfProducer(participant: Participant, producerId: string): MediaSource | undefined {
@@ -272,6 +274,7 @@ export const useRoomStore = defineStore('room', () => {
     session.value = current;
     restart = new RestartRejoin(current, () => fail(RESTART_GAVE_UP));
     useModerationStore().attach(current);
+    useRecordingStore().attach(current);
     try {
       const [, media] = await Promise.all([current.join(id, displayName, options.key, options.token), localMedia]);
       notice.value = media.problem;

@@ -47,13 +47,29 @@ export interface TrackRecorderOptions {
 export class TrackRecorder {
   readonly #timers: NodeJS.Timeout[] = [];
   #stopping: Promise<void> | undefined;
+  /**
+   * When the file's time zero arrived (epoch ms): the first keyframe sent to ffmpeg (it drops what
+   * comes before), or the first audio packet. The composite places the file on the recording's clock
+   * with it.
+   */
+  readonly firstMedia: Promise<number>;
 
   private constructor(
     readonly consumer: types.Consumer,
     private readonly transport: types.PlainTransport,
     private readonly ffmpeg: ChildProcess,
     readonly exited: Promise<number | null>,
-  ) {}
+  ) {
+    this.firstMedia = new Promise((resolve) => {
+      const onTrace = (trace: types.ConsumerTraceEventData) => {
+        if (trace.direction !== 'out') return;
+        consumer.off('trace', onTrace);
+        void consumer.enableTraceEvent([]).catch(() => undefined); // closed meanwhile: nothing to turn off
+        resolve(Date.now());
+      };
+      consumer.on('trace', onTrace);
+    });
+  }
 
   /** Starts ffmpeg and the RTP towards it; resolves once media is flowing (keyframe requested). */
   static async start(router: types.Router, producerId: string, options: TrackRecorderOptions): Promise<TrackRecorder> {
@@ -97,6 +113,7 @@ export class TrackRecorder {
     ffmpeg.stdin!.end(sdpFor(consumer.rtpParameters, consumer.kind, port));
     const recorder = new TrackRecorder(consumer, transport, ffmpeg, exited);
     await new Promise((resolve) => setTimeout(resolve, LISTEN_DELAY_MS));
+    await consumer.enableTraceEvent([consumer.kind === 'video' ? 'keyframe' : 'rtp']);
     await consumer.resume();
     if (consumer.kind === 'video') {
       for (const delay of KEYFRAME_RETRIES_MS) {

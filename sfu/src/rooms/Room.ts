@@ -18,6 +18,7 @@ import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { Moderation } from '../moderation/Moderation.ts';
 import type { Network } from '../network/Network.ts';
+import type { Recordings } from '../recording/Recordings.ts';
 import { RoomRecording } from '../recording/RoomRecording.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
 import { Dynacast } from './Dynacast.ts';
@@ -84,14 +85,21 @@ export class Room extends TypedEmitter<RoomEvents> {
     directory: RoomDirectory,
     private readonly config: Config,
     private readonly logger: Logger,
+    recordings: Recordings,
   ) {
     super();
     this.#dynacast = new Dynacast(() => this.peers.values());
     this.media = new RoomMedia(routers, this.peers, this.#dynacast, network, config, logger);
     this.moderation = new Moderation(this, directory, config, logger);
     this.recovery = new RoomRecovery(this, this.#dynacast, logger);
-    this.recording = new RoomRecording(id, routers, config.recording, logger, (recording) => this.#broadcast(undefined, 'recordingChanged', { recording }));
-    speakers.on('activeSpeaker', (peerId) => this.#broadcast(undefined, 'activeSpeaker', { peerId }));
+    this.recording = new RoomRecording(id, routers, recordings, logger, {
+      announce: (recording) => this.#broadcast(undefined, 'recordingChanged', { recording }),
+      wantAllLayers: (producerId) => this.#dynacast.wantAll(producerId),
+    });
+    speakers.on('activeSpeaker', (peerId) => {
+      this.#broadcast(undefined, 'activeSpeaker', { peerId });
+      this.recording.speakerChanged(peerId);
+    });
     speakers.on('speaking', (peerIds) => this.#broadcast(undefined, 'speaking', { peerIds }));
   }
 

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.ts';
 import { routerMediaCodecs } from '../media/codecs.ts';
 import type { WorkerPool } from '../media/WorkerPool.ts';
 import type { Network } from '../network/Network.ts';
+import type { Recordings } from '../recording/Recordings.ts';
 import { Room } from './Room.ts';
 import { RoomRouters } from './RoomRouters.ts';
 import { SpeakerDetector } from './SpeakerDetector.ts';
@@ -24,6 +25,8 @@ export class RoomRegistry extends TypedEmitter<{ roomCreated: [room: Room]; room
     private readonly network: Network,
     private readonly config: Config,
     private readonly logger: Logger,
+    /** Server-wide: the recordings folder, composite renders, download links. */
+    readonly recordings: Recordings,
   ) {
     super();
   }
@@ -69,7 +72,7 @@ export class RoomRegistry extends TypedEmitter<{ roomCreated: [room: Room]; room
     const main = await this.pool.createRouter(codecs);
     const routers = new RoomRouters(main, this.pool, codecs, this.config.workers.consumerBudget, logger);
     const speakers = await SpeakerDetector.create(main, this.config.speakers);
-    const room = new Room(roomId, kind, routers, speakers, this.network, this.directory, this.config, logger);
+    const room = new Room(roomId, kind, routers, speakers, this.network, this.directory, this.config, logger, this.recordings);
     this.#rooms.set(roomId, room);
     room.once('close', () => {
       if (this.#rooms.get(roomId) === room) this.#rooms.delete(roomId);

@@ -34,6 +34,13 @@ function joined(ctx: HandlerContext): { room: Room; peer: Peer } {
   return ctx.membership;
 }
 
+/** The sender's membership, if they are a host or co-host of the room; FORBIDDEN otherwise. */
+function moderating(ctx: HandlerContext, what: string): { room: Room; peer: Peer } {
+  const membership = joined(ctx);
+  if (!isModerator(membership.peer.role)) throw new SignalingError('FORBIDDEN', `only hosts and co-hosts ${what}`);
+  return membership;
+}
+
 function notJoined(ctx: HandlerContext): void {
   if (ctx.membership) throw new SignalingError('ALREADY_JOINED', `already in room ${ctx.membership.room.id}`);
   if (ctx.joining) throw new SignalingError('ALREADY_JOINED', 'a join is already under way on this connection');
@@ -142,13 +149,33 @@ export const handlers: { [N in RequestName]: Handler<N> } = {
 
   async startRecording(ctx) {
     const { room, peer } = joined(ctx);
-    return room.recording.start(peer, room.producers());
+    return room.recording.start(peer, room.producers(), room.speakers.activeSpeaker);
   },
 
   async stopRecording(ctx) {
-    const { room, peer } = joined(ctx);
-    if (!isModerator(peer.role)) throw new SignalingError('FORBIDDEN', 'only hosts and co-hosts stop a recording');
+    const { room } = moderating(ctx, 'stop a recording');
     return { tracks: await room.recording.stop() };
+  },
+
+  async listRecordings(ctx) {
+    const { room } = moderating(ctx, 'see the recordings');
+    return { recordings: ctx.registry.recordings.list(room.id) };
+  },
+
+  async renderRecording(ctx, { recordingId, layout }) {
+    const { room } = moderating(ctx, 'render a recording');
+    return ctx.registry.recordings.render(room.id, recordingId, layout);
+  },
+
+  async deleteRecording(ctx, { recordingId }) {
+    const { room } = moderating(ctx, 'delete a recording');
+    ctx.registry.recordings.delete(room.id, recordingId);
+    return EMPTY;
+  },
+
+  async roomStatus(ctx, { roomId }) {
+    notJoined(ctx);
+    return { recording: ctx.registry.get(roomId)?.recording.state ?? null };
   },
 
   async muteParticipant(ctx, { peerId }) {
