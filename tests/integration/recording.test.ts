@@ -178,6 +178,26 @@ describe('recording a meeting on the server', { timeout: 60_000 }, () => {
     expect(info.frames).toBeGreaterThan(2 * 15); // at least the seconds before the last flushed cluster
   });
 
+  it('in a webinar the host records and manages recordings; viewers can do neither', async () => {
+    const creator = await TestClient.connect(server.url);
+    const webinar = await creator.ok('createWebinar', {});
+    creator.close();
+    const chair = await joinPeer(server.url, webinar.roomId, 'Wen Host', { key: webinar.hostKey, ready: false });
+    const viewer = await joinPeer(server.url, webinar.roomId, 'Vic', { key: webinar.audienceKey, ready: false });
+    try {
+      expect(await viewer.client.send('startRecording', {})).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+      const state = await chair.client.ok('startRecording', {});
+      expect(await viewer.client.waitFor('recordingChanged')).toEqual({ recording: state });
+      expect(await viewer.client.send('listRecordings', {})).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+      expect(await viewer.client.send('stopRecording', {})).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+      await chair.client.ok('stopRecording', {});
+      expect((await chair.client.ok('listRecordings', {})).recordings).toHaveLength(1);
+    } finally {
+      chair.client.close();
+      viewer.client.close();
+    }
+  });
+
   it('with too little free disk space, starting is refused with a stable code and nothing starts', async () => {
     const tight = await startTestServer({ recording: { dir, minFreeMb: 10_000_000, ffmpeg: 'ffmpeg' } });
     try {
