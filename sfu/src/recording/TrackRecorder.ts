@@ -6,13 +6,43 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { types } from 'mediasoup';
 import type { Logger } from '../logger.ts';
 import { sdpFor } from './sdp.ts';
 
-/** ffmpeg opens its UDP sockets a moment after it has read the description. */
-const LISTEN_DELAY_MS = 500;
+/**
+ * ffmpeg opens its UDP sockets a moment after it has read the description; on a busy machine that
+ * moment can pass a second. RTP sent before is lost, and with it the file's first seconds (and the
+ * time zero the composite needs), so the recorder waits until the port is bound.
+ */
+const LISTEN_TIMEOUT_MS = 10_000;
+const LISTEN_POLL_MS = 25;
+
+/** Whether something listens on the UDP port, from /proc/net/udp. */
+function udpBound(port: number): boolean | undefined {
+  let table: string;
+  try {
+    table = readFileSync('/proc/net/udp', 'utf8');
+  } catch {
+    return undefined; // not Linux: cannot tell
+  }
+  const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return table.split('\n').some((line) => line.trim().split(/\s+/)[1]?.endsWith(suffix) === true);
+}
+
+async function untilListening(port: number, exited: Promise<unknown>): Promise<void> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = Date.now() + LISTEN_TIMEOUT_MS;
+  while (!gone && Date.now() < deadline) {
+    const bound = udpBound(port);
+    if (bound === undefined) return void (await new Promise((resolve) => setTimeout(resolve, 500)));
+    if (bound) return;
+    await new Promise((resolve) => setTimeout(resolve, LISTEN_POLL_MS));
+  }
+  throw new Error(gone ? 'the recorder (ffmpeg) exited before it listened' : 'the recorder (ffmpeg) did not listen in time');
+}
 /** Keyframe requests after the start: a file cannot begin before one, and the first may be lost. */
 const KEYFRAME_RETRIES_MS = [0, 1_000, 3_000];
 const STOP_TIMEOUT_MS = 4_000;
@@ -59,6 +89,8 @@ export class TrackRecorder {
     private readonly transport: types.PlainTransport,
     private readonly ffmpeg: ChildProcess,
     readonly exited: Promise<number | null>,
+    /** The file it writes. */
+    readonly file: string,
   ) {
     this.firstMedia = new Promise((resolve) => {
       const onTrace = (trace: types.ConsumerTraceEventData) => {
@@ -89,7 +121,8 @@ export class TrackRecorder {
       options.ffmpeg,
       [
         '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
-        '-protocol_whitelist', 'pipe,udp,rtp', '-f', 'sdp', '-i', 'pipe:0',
+        // Loopback only: by default ffmpeg binds every address, and anyone could send into a recording.
+        '-protocol_whitelist', 'pipe,udp,rtp', '-localaddr', '127.0.0.1', '-f', 'sdp', '-i', 'pipe:0',
         '-c', 'copy',
         // Each packet reaches the file at once, and clusters close every second: a killed recorder's
         // file plays up to its last second.
@@ -111,8 +144,13 @@ export class TrackRecorder {
       if (code !== 0 && code !== 255 && code !== null) options.logger.warn({ file: options.file, code, stderr }, 'a track recorder stopped');
     });
     ffmpeg.stdin!.end(sdpFor(consumer.rtpParameters, consumer.kind, port));
-    const recorder = new TrackRecorder(consumer, transport, ffmpeg, exited);
-    await new Promise((resolve) => setTimeout(resolve, LISTEN_DELAY_MS));
+    const recorder = new TrackRecorder(consumer, transport, ffmpeg, exited, options.file);
+    try {
+      await untilListening(port, exited);
+    } catch (error) {
+      await recorder.stop();
+      throw error;
+    }
     await consumer.enableTraceEvent([consumer.kind === 'video' ? 'keyframe' : 'rtp']);
     await consumer.resume();
     if (consumer.kind === 'video') {
