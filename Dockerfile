@@ -59,11 +59,12 @@ RUN npx vite build --config client/vite.config.ts --logLevel warn \
 FROM ${BASE}
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # The Debian runtime libraries the native code links against (read with ldd in the build stage), and
-# tini as PID 1, so that signals reach node and the worker processes are reaped. The room store
-# (SQLite) lives in a volume owned by the unprivileged user.
+# tini as PID 1, so that signals reach node and the worker processes are reaped; ffmpeg records and
+# renders composites (DejaVu draws the names). The room store (SQLite) and the recordings live in a
+# volume owned by the unprivileged user.
 COPY --from=build /app/native-runtime-packages /tmp/
 RUN apt-get update \
- && xargs -a /tmp/native-runtime-packages apt-get install -y --no-install-recommends tini \
+ && xargs -a /tmp/native-runtime-packages apt-get install -y --no-install-recommends tini ffmpeg fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /tmp/native-runtime-packages \
  && (id -u node >/dev/null 2>&1 || { groupadd --gid 1000 node && useradd --uid 1000 --gid node --create-home --shell /bin/bash node; }) \
  && install -d -o node -g node -m 0750 /var/lib/roundtable

@@ -44,7 +44,8 @@ if ! bash scripts/build-better-sqlite3.sh --check; then
   bash scripts/build-better-sqlite3.sh
 fi
 
-# 4. Test and benchmark tools.
+# 4. What recording runs (ffmpeg), then test and benchmark tools.
+ensure_system_packages --with-runtime
 if [ "$with_test" = 1 ]; then ensure_system_packages --with-test; fi
 if [ "$with_bench" = 1 ]; then ensure_system_packages --with-bench; fi
 

@@ -6,6 +6,9 @@
 # libsrtp2-dev is Debian's NSS build, used only with ROUNDTABLE_SRTP_CRYPTO=nss.
 WORKER_BUILD_PACKAGES=(libssl-dev libuv1-dev libusrsctp-dev libabsl-dev liburing-dev libflatbuffers-dev
   flatbuffers-compiler libsrtp2-dev dpkg-dev patch pkg-config ninja-build g++ make python3)
+# What the server itself uses at run time: ffmpeg records tracks and renders composites, with DejaVu
+# for the names drawn in the composite.
+RUNTIME_PACKAGES=(ffmpeg fonts-dejavu-core)
 # Real-browser tests and the media files they feed to fake devices; Firefox ESR (driven over WebDriver
 # BiDi), and for network tests: namespaces and veths (iproute2), faults (iptables) and a TURN server (coturn);
 # redis-server (7.0; Valkey 8 from backports speaks the same protocol) for the cluster tests; ffmpeg
@@ -64,13 +67,14 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 }
 
-# ensure_system_packages [--with-build] [--with-test] [--with-bench]
+# ensure_system_packages [--with-runtime] [--with-build] [--with-test] [--with-bench]
 ensure_system_packages() {
   local wanted=() need_meson=0 need_src=0
   for arg in "$@"; do
     case "$arg" in
       --with-build) wanted+=("${WORKER_BUILD_PACKAGES[@]}"); meson_is_recent || need_meson=1
         [ "${ROUNDTABLE_SRTP_CRYPTO:-openssl}" = openssl ] && ! deb_src_known && need_src=1 ;;
+      --with-runtime) wanted+=("${RUNTIME_PACKAGES[@]}") ;;
       --with-test) wanted+=("${TEST_PACKAGES[@]}") ;;
       --with-bench) wanted+=("${BENCH_PACKAGES[@]}") ;;
     esac

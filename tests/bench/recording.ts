@@ -121,7 +121,7 @@ async function measureComposite(people: number, minutes: number, cleanup: Cleanu
   const config = loadConfig({}, { recording: { dir, retentionDays: 0 } });
   const recordings = new Recordings(config.recording, pino({ level: 'silent' }));
   cleanup.add('the render queue', () => recordings.close());
-  const rows: Array<{ layout: string; renderSeconds: number; speed: number }> = [];
+  const rows: Array<{ layout: string; renderSeconds: number; speed: number; loadAverage: number }> = [];
   for (const layout of COMPOSITE_LAYOUTS) {
     progress(TOOL, `rendering the ${layout} composite`);
     const started = Date.now();
@@ -129,7 +129,8 @@ async function measureComposite(people: number, minutes: number, cleanup: Cleanu
     const status = await recordings.jobs.settled(folder, layout);
     if (status.state !== 'done') throw new ToolError(`the ${layout} render failed: ${status.error ?? ''}`);
     const renderSeconds = (Date.now() - started) / 1000;
-    rows.push({ layout, renderSeconds, speed: durationMs / 1000 / renderSeconds });
+    // The render shares the machine: the load says how much else ran meanwhile.
+    rows.push({ layout, renderSeconds, speed: durationMs / 1000 / renderSeconds, loadAverage: Number(os.loadavg()[0]!.toFixed(2)) });
   }
   return rows;
 }
@@ -175,6 +176,7 @@ await runTool(TOOL, USAGE, async (signal) => {
         { header: 'layout', width: 8, value: (r) => r.layout },
         { header: 'render s', width: 9, value: (r) => cell(r.renderSeconds, 1) },
         { header: 'x real time', width: 11, value: (r) => cell(r.speed, 2) },
+        { header: 'load avg (1 min)', width: 16, value: (r) => cell(r.loadAverage, 2) },
       ];
       process.stdout.write(`Composite: ${renderPeople} people, ${minutes} min, 1280x720 H.264 + AAC\n${table(columns, rows)}\n`);
       summary.composite = { people: renderPeople, minutes, layouts: rows };

@@ -56,7 +56,9 @@ test.describe('recording', () => {
       await expect.poll(() => room.recording.state).toBeNull();
 
       const manifest = JSON.parse(readFileSync(path.join(room.recording.folder, 'manifest.json'), 'utf8')) as { durationMs: number; tracks: ManifestTrack[] };
-      expect(Math.abs(manifest.durationMs / 1000 - recordedSeconds)).toBeLessThan(1);
+      // The server's clock runs from its start to its stop; the page's clicks reach it late on a busy
+      // machine (seen: over a second), so this only catches a recording of the wrong length.
+      expect(Math.abs(manifest.durationMs / 1000 - recordedSeconds)).toBeLessThan(3);
       expect(manifest.tracks.map((t) => `${t.displayName} ${t.source}`).sort()).toEqual(
         ['Ben camera', 'Ben microphone', 'Cai camera', 'Cai microphone', 'Hana camera', 'Hana microphone'],
       );
