@@ -80,13 +80,21 @@ async function measureRecorders(people: number, seconds: number, cleanup: Cleanu
     cleanup.add(`ffmpeg source ${i + 1}`, () => source.stop());
     await waitForIngress(publisher.producers, 15_000, signal, () => undefined);
   }
-  progress(TOOL, `${people} publishers sending; recording for ${seconds} s`);
+  // The worker's share: what it spends forwarding to the recorders, against a window without them.
+  const workerPid = room.routers.main.appData.workerPid;
+  const workerCpu = (ms: number) => {
+    const before = processCpuSeconds(workerPid) ?? Number.NaN;
+    const began = Date.now();
+    return sleep(ms, signal).then(() => ((processCpuSeconds(workerPid) ?? Number.NaN) - before) / ((Date.now() - began) / 1000) * 100);
+  };
+  progress(TOOL, `${people} publishers sending; ${Math.min(30, seconds)} s without recording, then ${seconds} s recorded`);
+  const workerIdle = await workerCpu(Math.min(30, seconds) * 1000);
   await host.client.ok('startRecording', {});
   await sleep(3_000, signal); // recorders up, first keyframes in
   const recorders = await room.recording.recorders();
   const start = new Map(recorders.map((r) => [r, processCpuSeconds(r.pid!) ?? 0]));
   const began = Date.now();
-  await sleep(seconds * 1000, signal);
+  const workerRecording = await workerCpu(seconds * 1000);
   const elapsed = (Date.now() - began) / 1000;
   const used = new Map(recorders.map((r) => [r, (processCpuSeconds(r.pid!) ?? Number.NaN) - start.get(r)!]));
   await host.client.ok('stopRecording', {});
@@ -96,7 +104,7 @@ async function measureRecorders(people: number, seconds: number, cleanup: Cleanu
     const writtenSeconds = (entry.endMs! - (entry.mediaStartMs ?? entry.startMs)) / 1000;
     return { track: entry.file, cpuPercent: (used.get(r)! / elapsed) * 100, mbPerMinute: statSync(r.file).size / 1e6 / (writtenSeconds / 60) };
   });
-  return { rows, totalCpuPercent: rows.reduce((n, r) => n + r.cpuPercent, 0), elapsed };
+  return { rows, totalCpuPercent: rows.reduce((n, r) => n + r.cpuPercent, 0), elapsed, workerIdle, workerRecording };
 }
 
 async function measureComposite(people: number, minutes: number, cleanup: Cleanup) {
@@ -167,8 +175,9 @@ await runTool(TOOL, USAGE, async (signal) => {
         { header: 'MB/min', width: 7, value: (r) => cell(r.mbPerMinute, 2) },
       ];
       process.stdout.write(`Recorders: ${people} people, ${seconds} s (CPU as a share of one core)\n${table(columns, recorder.rows)}\n`);
-      process.stdout.write(`room total: ${recorder.totalCpuPercent.toFixed(2)} % of one core for ${recorder.rows.length} tracks\n\n`);
-      summary.recorder = { people, seconds, totalCpuPercent: recorder.totalCpuPercent, tracks: recorder.rows };
+      process.stdout.write(`room total: ${recorder.totalCpuPercent.toFixed(2)} % of one core for ${recorder.rows.length} tracks\n`);
+      process.stdout.write(`mediasoup worker: ${recorder.workerIdle.toFixed(2)} % of a core without recording, ${recorder.workerRecording.toFixed(2)} % while recording\n\n`);
+      summary.recorder = { people, seconds, totalCpuPercent: recorder.totalCpuPercent, workerIdlePercent: recorder.workerIdle, workerRecordingPercent: recorder.workerRecording, tracks: recorder.rows };
     }
     if (!values['skip-composite'] && !signal.aborted) {
       const rows = await measureComposite(renderPeople, minutes, cleanup);

@@ -41,11 +41,12 @@ export async function encodeTrack(folder: string, track: FixtureTrack): Promise<
     await run(['-f', 'lavfi', '-i', `sine=f=${track.tone ?? 440}:d=${seconds}`, '-ac', '2', '-c:a', 'libopus', '-b:a', '32k', out]);
     return;
   }
+  const picture = track.picture ?? 'testsrc2';
   // Frames inside pauses are dropped, with their timestamps kept: a gap, as a paused producer leaves.
   const gaps = (track.pauses ?? []).map(([from, to]) => `between(t,${(from - track.startMs) / 1000},${(to - track.startMs) / 1000})`);
   const select = gaps.length ? `,select='not(${gaps.join('+')})'` : '';
   await run([
-    '-f', 'lavfi', '-i', `${track.picture ?? 'testsrc2'}:s=${track.size ?? '640x360'}:r=15:d=${seconds}`,
+    '-f', 'lavfi', '-i', `${picture}${picture.includes('=') ? ':' : '='}s=${track.size ?? '640x360'}:r=15:d=${seconds}`,
     '-vf', `format=yuv420p${select}`, '-fps_mode', 'passthrough',
     '-c:v', 'libvpx', '-b:v', '300k', '-deadline', 'realtime', '-cpu-used', '8', '-g', '30',
     out,

@@ -4,7 +4,7 @@
  * recording's manifest and track files and writes `composite-<layout>.mp4` beside them: first under a
  * `.part` name, renamed when complete, so a file with the final name is always whole.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import type { Logger } from '../logger.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
 import { FILTER_SCRIPT, compositeCommand } from './composite-graph.ts';
 import { readManifest, recordingDurationMs } from './manifest.ts';
+import { spawnTied } from './tied-process.ts';
 
 /** Lower than the server (0) and its media workers: a render only gets what meetings leave. */
 const RENDER_NICENESS = 10;
@@ -153,7 +154,7 @@ export class CompositeJobs extends TypedEmitter<CompositeJobsEvents> {
   /** Runs ffmpeg in the folder; resolves with undefined on success, or its last error output. */
   #run(job: Job, args: string[], durationSeconds: number): Promise<string | undefined> {
     return new Promise((resolve) => {
-      const ffmpeg = spawn(this.options.ffmpeg, args, { cwd: job.folder, stdio: ['ignore', 'pipe', 'pipe'] });
+      const ffmpeg = spawnTied(this.options.ffmpeg, args, { cwd: job.folder, stdio: ['ignore', 'pipe', 'pipe'] });
       job.process = ffmpeg;
       if (ffmpeg.pid !== undefined) {
         try {
@@ -164,9 +165,9 @@ export class CompositeJobs extends TypedEmitter<CompositeJobsEvents> {
       }
       let stderr = '';
       let pending = '';
-      ffmpeg.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
+      ffmpeg.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
       // -progress writes key=value lines; out_time_us is how far the output has got.
-      ffmpeg.stdout.on('data', (chunk: Buffer) => {
+      ffmpeg.stdout!.on('data', (chunk: Buffer) => {
         pending += chunk.toString();
         const lines = pending.split('\n');
         pending = lines.pop() ?? '';

@@ -4,12 +4,13 @@
  * written in one-second clusters, so whatever was written plays even if ffmpeg or the server dies;
  * a clean stop also writes its index and duration.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { readFileSync, statSync } from 'node:fs';
 import type { types } from 'mediasoup';
 import type { Logger } from '../logger.ts';
 import { sdpFor } from './sdp.ts';
+import { spawnTied } from './tied-process.ts';
 
 /**
  * ffmpeg opens its UDP sockets a moment after it has read the description; on a busy machine that
@@ -117,7 +118,7 @@ export class TrackRecorder {
       transport.close();
       throw error;
     }
-    const ffmpeg = spawn(
+    const ffmpeg = spawnTied(
       options.ffmpeg,
       [
         '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
