@@ -55,7 +55,16 @@ interface RecorderRow {
   mbPerMinute: number;
 }
 
-async function measureRecorders(people: number, seconds: number, cleanup: Cleanup, signal: AbortSignal) {
+async function measureRecorders(people: number, seconds: number, signal: AbortSignal) {
+  const cleanup = new Cleanup(TOOL);
+  try {
+    return await recordMeeting(people, seconds, cleanup, signal);
+  } finally {
+    await cleanup.run(); // publishers and server stop before the composite is timed
+  }
+}
+
+async function recordMeeting(people: number, seconds: number, cleanup: Cleanup, signal: AbortSignal) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rt-bench-recording-'));
   cleanup.add('the recordings folder', () => rmSync(dir, { recursive: true, force: true }));
   const server = await startTestServer({ recording: { dir, minFreeMb: 1, ffmpeg: 'ffmpeg', composite: 'none' } });
@@ -168,7 +177,7 @@ await runTool(TOOL, USAGE, async (signal) => {
   const summary: Record<string, unknown> = { tool: TOOL, machine: machineInfo() };
   try {
     if (!values['skip-recorder']) {
-      const recorder = await measureRecorders(people, seconds, cleanup, signal);
+      const recorder = await measureRecorders(people, seconds, signal);
       const columns: Column<RecorderRow>[] = [
         { header: 'track', width: 28, value: (r) => r.track },
         { header: 'recorder CPU %', width: 14, value: (r) => cell(r.cpuPercent, 2) },
