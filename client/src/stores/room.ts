@@ -9,6 +9,7 @@ import { joinRefusalMessage, roomClosedMessage } from '../services/moderation.ts
 import { RESTART_GAVE_UP, RestartRejoin } from '../services/rejoin.ts';
 import { webinarKeysFor } from '../services/webinar.ts';
 import { useChatStore } from './chat.ts';
+import { useFilesStore } from './files.ts';
 import { useModerationStore } from './moderation.ts';
 
 export interface SourceState {
@@ -218,6 +219,7 @@ export const useRoomStore = defineStore('room', () => {
 
   function fail(message: string): void {
     restart?.close();
+    useFilesStore().reset();
     session.value?.close();
     session.value = undefined;
     status.value = 'failed';
@@ -272,6 +274,7 @@ export const useRoomStore = defineStore('room', () => {
     session.value = current;
     restart = new RestartRejoin(current, () => fail(RESTART_GAVE_UP));
     useModerationStore().attach(current);
+    useFilesStore().attach(current);
     try {
       const [, media] = await Promise.all([current.join(id, displayName, options.key, options.token), localMedia]);
       notice.value = media.problem;
@@ -288,6 +291,7 @@ export const useRoomStore = defineStore('room', () => {
   async function leave(): Promise<void> {
     restart?.close();
     await session.value?.leave();
+    useFilesStore().reset();
     session.value = undefined;
     participants.value = [];
     status.value = 'left';

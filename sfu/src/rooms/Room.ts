@@ -15,6 +15,7 @@ import { isModerator } from '../../../shared/index.ts';
 import type { Config } from '../../../config/index.ts';
 import type { RoomDirectory } from '../access/RoomDirectory.ts';
 import { SignalingError } from '../errors.ts';
+import { RoomFiles } from '../files/RoomFiles.ts';
 import type { Logger } from '../logger.ts';
 import { Moderation } from '../moderation/Moderation.ts';
 import type { Network } from '../network/Network.ts';
@@ -63,6 +64,8 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly moderation: Moderation;
   /** Keeps the room (and everyone in it) when one of its workers dies. */
   readonly recovery: RoomRecovery;
+  /** Files shared in the room: uploaded once, stored while the room lives, sent to each receiver. */
+  readonly files: RoomFiles;
   readonly #dynacast: Dynacast;
   readonly #chat: ChatMessage[] = [];
   #audienceTimer: NodeJS.Timeout | undefined;
@@ -86,6 +89,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#dynacast = new Dynacast(() => this.peers.values());
     this.media = new RoomMedia(routers, this.peers, this.#dynacast, network, config, logger);
     this.moderation = new Moderation(this, directory, config, logger);
+    this.files = new RoomFiles(this, config.files, logger.child({ component: 'files' }));
     this.recovery = new RoomRecovery(this, this.#dynacast, logger);
     speakers.on('activeSpeaker', (peerId) => this.#broadcast(undefined, 'activeSpeaker', { peerId }));
     speakers.on('speaking', (peerIds) => this.#broadcast(undefined, 'speaking', { peerIds }));
@@ -170,6 +174,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   /** Removes the peer, closing its media; the room closes itself when the last peer is gone (and nobody waits). */
   removePeer(peer: Peer): void {
     if (!this.peers.delete(peer.id)) return;
+    this.files.peerLeft(peer); // before its transports close: its uploads end as "left", not as failed
     peer.close();
     this.speakers.silence(peer.id);
     this.#announce(peer, 'peerLeft', { peerId: peer.id });
@@ -223,6 +228,7 @@ export class Room extends TypedEmitter<RoomEvents> {
         screenMaxBitrate: media.screenMaxBitrate,
         opus: { dtx: media.opusDtx, fec: media.opusFec },
         gridPageSize: { desktop: client.gridPageSize, phone: client.gridPageSizePhone },
+        files: { enabled: this.config.files.enabled, maxFileBytes: this.config.files.maxFileBytes },
       },
       resumeToken: peer.resumeToken,
       resumed,
@@ -232,6 +238,7 @@ export class Room extends TypedEmitter<RoomEvents> {
       transportIds: [...peer.transports.keys()],
       consumers: [...peer.consumers.values()].map(consumerInfo),
       chat: [...this.#chat],
+      files: this.files.list(),
       activeSpeakerId: this.speakers.activeSpeaker,
       speakingPeerIds: this.speakers.speaking,
     };
@@ -383,7 +390,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#chat.splice(0, this.#chat.length, ...history.slice(-this.config.rooms.chatHistory));
   }
 
-  /** Closes every peer, the lobby and the router. Safe to call twice. */
+  /** Closes every peer, the lobby, the shared files (their folder is deleted) and the routers. Safe to call twice. */
   close(reason?: RoomCloseReason, byName?: string): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -393,6 +400,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     }
     this.peers.clear();
     this.moderation.close();
+    this.files.close();
     if (this.#audienceTimer) clearTimeout(this.#audienceTimer);
     this.speakers.close();
     this.#dynacast.close();
