@@ -71,6 +71,14 @@ export const ENV_KEYS = {
   ROUNDTABLE_CLUSTER_KEY_PREFIX: 'cluster.keyPrefix',
   ROUNDTABLE_CLUSTER_LEASE_MS: 'cluster.leaseMs',
   ROUNDTABLE_CLUSTER_CONNECT_TIMEOUT_MS: 'cluster.connectTimeoutMs',
+  ROUNDTABLE_FILES_ENABLED: 'files.enabled',
+  ROUNDTABLE_FILES_MAX_FILE_BYTES: 'files.maxFileBytes',
+  ROUNDTABLE_FILES_MAX_ROOM_BYTES: 'files.maxRoomBytes',
+  ROUNDTABLE_FILES_MAX_PER_ROOM: 'files.maxFilesPerRoom',
+  ROUNDTABLE_FILES_OFFERS_PER_MINUTE: 'files.offersPerMinute',
+  ROUNDTABLE_FILES_WHO_MAY_SHARE: 'files.whoMayShare',
+  ROUNDTABLE_FILES_UPLOAD_IDLE_TIMEOUT_MS: 'files.uploadIdleTimeoutMs',
+  ROUNDTABLE_FILES_DIR: 'files.dir',
   LOG_LEVEL: 'logLevel',
 } as const;
 

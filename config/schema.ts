@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { FILE_SHARING_POLICIES } from '../shared/files.ts';
 import { ROOM_POLICIES } from '../shared/moderation.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -194,6 +195,24 @@ export const configSchema = z
       /** Signs download links; without it links are signed with a per-process key (they last an hour). */
       linkSecret: z.string().min(32, 'must be at least 32 characters').optional(),
     }).prefault({}),
+    /** Files shared in meetings (README "File sharing"): kept by the server while the room is open. */
+    files: z.object({
+      enabled: boolFromEnv.default(true),
+      /** Largest file one person may share. */
+      maxFileBytes: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(100 * 1024 * 1024),
+      /** What one room's files may take on disk together (uploads count at their declared size). */
+      maxRoomBytes: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
+      /** Files one room holds at once. */
+      maxFilesPerRoom: z.coerce.number().int().min(1).max(10_000).default(100),
+      /** Files one participant may offer a minute (a burst of this many, then refilled evenly). */
+      offersPerMinute: z.coerce.number().int().min(1).max(10_000).default(10),
+      /** Who may share in a meeting until a host changes it (webinars: only the stage ever shares). */
+      whoMayShare: z.enum(FILE_SHARING_POLICIES).default('everyone'),
+      /** An upload that receives nothing for this long fails, and its space is freed. */
+      uploadIdleTimeoutMs: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
+      /** Where each room's temporary folder is made; unset: the system's temp directory. */
+      dir: z.string().min(1).optional(),
+    }).prefault({}),
     /** Durable state: the SQLite room store. */
     store: z.object({
       /** Created on first start. Relative paths are relative to the working directory. */
@@ -295,6 +314,9 @@ export const configSchema = z
     }
     if (config.cluster.redisUrl && !config.cluster.publicUrl) {
       ctx.addIssue({ code: 'custom', path: ['cluster', 'publicUrl'], message: 'is required with cluster.redisUrl: where browsers reach this node' });
+    }
+    if (config.files.maxFileBytes > config.files.maxRoomBytes) {
+      ctx.addIssue({ code: 'custom', path: ['files', 'maxFileBytes'], message: `must not exceed files.maxRoomBytes (${config.files.maxRoomBytes})` });
     }
     if (Boolean(config.http.tlsCert) !== Boolean(config.http.tlsKey)) {
       ctx.addIssue({ code: 'custom', path: ['http', config.http.tlsCert ? 'tlsKey' : 'tlsCert'], message: 'tlsCert and tlsKey go together' });

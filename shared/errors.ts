@@ -71,6 +71,20 @@ export const ERROR_CODES = [
   'RECORDING_STATE',
   /** No recording with that id in this room (deleted, expired, or never made). */
   'RECORDING_NOT_FOUND',
+  /** File sharing is switched off on this server (files.enabled). */
+  'FILE_SHARING_DISABLED',
+  /** The file is larger than the server's limit (files.maxFileBytes); the message names it. */
+  'FILE_TOO_LARGE',
+  /** The room's file storage (files.maxRoomBytes) or file count (files.maxFilesPerRoom) is used up. */
+  'FILES_STORAGE_FULL',
+  /** No such file in this room (never shared, cancelled, or failed). */
+  'FILE_NOT_FOUND',
+  /** The upload sent a chunk the server refused (another's file, a gap, past the size, malformed). */
+  'FILE_CHUNK_REJECTED',
+  /** The upload stopped: its channel closed, no data came for too long, or the server could not store it. */
+  'FILE_UPLOAD_FAILED',
+  /** The server could not send the file to this client (its channel closed or overflowed); fetch it again. */
+  'FILE_DOWNLOAD_FAILED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,4 +1,6 @@
 export * from './errors.ts';
+export * from './file-chunks.ts';
+export * from './files.ts';
 export * from './limits.ts';
 export * from './media.ts';
 export * from './moderation.ts';

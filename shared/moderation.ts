@@ -2,6 +2,7 @@
  * Host control: who may create and enter rooms, and what hosts may do to a meeting and its people.
  * The server enforces every rule here against the sender's own role; the client only mirrors them.
  */
+import type { FileSharingPolicy } from './files.ts';
 
 /** Who may create rooms (`access.policy`). */
 export const ROOM_POLICIES = ['open', 'secret', 'token'] as const;
@@ -13,6 +14,8 @@ export interface RoomSettings {
   locked: boolean;
   /** New joiners wait until a host admits them. */
   lobby: boolean;
+  /** Who may share files; the server's `files.whoMayShare` until a host changes it. */
+  fileSharing: FileSharingPolicy;
 }
 
 /** Someone waiting in the lobby, as hosts see them. */

@@ -3,7 +3,19 @@
  * server notification. Both sides import these; the server validates each payload against its schema.
  */
 import { z } from 'zod';
-import type { Reply } from './errors.ts';
+import type { ErrorCode, Reply } from './errors.ts';
+import {
+  FILE_CHANNEL_LABEL,
+  FILE_SHARING_POLICIES,
+  type FileCancelReason,
+  type FileDownloadChannel,
+  type FileLimits,
+  type FileTransferDirection,
+  type SharedFileInfo,
+  fileIdSchema,
+  fileUploadStreamSchema,
+  offeredFileNameSchema,
+} from './files.ts';
 import { LIMITS } from './limits.ts';
 import { LOBBY_MAX_WAITING, type LobbyEntry, type MeetingKeys, type ModeratedSource, type RoomSettings } from './moderation.ts';
 import { MEDIA_SOURCES, type MediaKind, type MediaSource } from './media.ts';
@@ -85,8 +97,12 @@ export const requestSchemas = {
   muteEveryone: z.strictObject({}),
   /** Host or co-host: remove someone; they cannot come back with the same identity. */
   removeParticipant: peerRef,
-  /** Host or co-host: lock the room, or turn the lobby on or off. */
-  setRoomSettings: z.strictObject({ locked: z.boolean().optional(), lobby: z.boolean().optional() }),
+  /** Host or co-host: lock the room, turn the lobby on or off, or say who may share files. */
+  setRoomSettings: z.strictObject({
+    locked: z.boolean().optional(),
+    lobby: z.boolean().optional(),
+    fileSharing: z.enum(FILE_SHARING_POLICIES).optional(),
+  }),
   /** Host only: make someone a co-host, or a participant again. */
   setParticipantRole: z.strictObject({ peerId: entityId, role: z.enum(['cohost', 'participant']) }),
   /** Host only: pass host on; the sender becomes a co-host. */
@@ -134,6 +150,29 @@ export const requestSchemas = {
   setProducerPaused: z.strictObject({ producerId: entityId, paused: z.boolean() }),
   setHandRaised: z.strictObject({ raised: z.boolean() }),
   sendChat: z.strictObject({ text: chatTextSchema }),
+  /**
+   * Files (shared/files.ts). The sender's upload channel: the server makes the DataProducer for the
+   * browser's data channel on the sender's own send transport (sent on mediasoup-client's `producedata`).
+   */
+  openFileUpload: z.strictObject({
+    transportId: entityId,
+    sctpStreamParameters: fileUploadStreamSchema,
+    label: z.literal(FILE_CHANNEL_LABEL),
+    protocol: z.string().max(LIMITS.shortString),
+  }),
+  /** The receiver's download channel, on its receive transport: one per client, for every file. */
+  openFileDownload: z.strictObject({}),
+  /** Shares a file: the reply carries its id, to name in every chunk sent on the upload channel. */
+  offerFile: z.strictObject({ name: offeredFileNameSchema, size: z.number().int().min(1, 'the file is empty').max(Number.MAX_SAFE_INTEGER) }),
+  /** The sender stops its upload, or takes its file back; a host may remove anyone's. */
+  cancelFile: z.strictObject({ fileId: fileIdSchema }),
+  /**
+   * Sends a file on this client's download channel, from `offset` (default 0): to everyone present
+   * as it is offered, to late joiners when they ask, and again from where a broken download stopped.
+   */
+  fetchFile: z.strictObject({ fileId: fileIdSchema, offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }),
+  /** The receiver stops its own download; nobody else is affected. */
+  stopFileDownload: z.strictObject({ fileId: fileIdSchema }),
   /** Fresh TURN credentials before the current ones expire (members of a room only). */
   refreshIceServers: z.strictObject({}),
   /**
@@ -238,7 +277,7 @@ export interface SctpParameters {
 export interface TransportInfo {
   id: string;
   direction: 'send' | 'recv';
-  /** Probe transports only: they connect by opening a data channel. */
+  /** Data channels: probe transports connect by opening one; room transports carry files. */
   sctpParameters?: SctpParameters;
   iceParameters: IceParameters;
   iceCandidates: IceCandidate[];
@@ -263,6 +302,7 @@ export interface ClientSettings {
   opus: { dtx: boolean; fec: boolean };
   /** Most video tiles on one grid page (desktop, phone). */
   gridPageSize: { desktop: number; phone: number };
+  files: FileLimits;
 }
 
 export interface WebinarKeys {
@@ -299,6 +339,8 @@ export interface JoinReply {
   /** Consumers this peer already has (resumed joins only); the client reconciles against them. */
   consumers: ConsumerInfo[];
   chat: ChatMessage[];
+  /** Files shared in this room and still held by the server, in the order they were shared. */
+  files: SharedFileInfo[];
   activeSpeakerId: string | null;
   speakingPeerIds: string[];
   /** The room is being recorded: shown to everyone in it. */
@@ -366,6 +408,12 @@ export interface ReplyData {
   inviteToStage: Record<string, never>;
   answerStageInvite: Record<string, never>;
   moveToAudience: Record<string, never>;
+  openFileUpload: { dataProducerId: string };
+  openFileDownload: FileDownloadChannel;
+  offerFile: { file: SharedFileInfo };
+  cancelFile: Record<string, never>;
+  fetchFile: Record<string, never>;
+  stopFileDownload: Record<string, never>;
 }
 
 export type Ack<N extends RequestName> = (reply: Reply<ReplyData[N]>) => void;
@@ -430,6 +478,16 @@ export interface ServerToClientEvents {
    * with its own `resume` credentials on this same connection.
    */
   mediaReset: (event: Record<string, never>) => void;
+  /** Someone else shared a file (the sender has it in its `offerFile` reply). */
+  fileOffered: (event: { file: SharedFileInfo }) => void;
+  /** To the sender: bytes of its upload the server has stored so far (a few times a second at most). */
+  fileProgress: (event: { fileId: string; stored: number }) => void;
+  /** The upload is complete and stored; receivers check what they got against this hash. */
+  fileAvailable: (event: { fileId: string; sha256: string }) => void;
+  /** The file left the room (cancelled, removed, its sender left mid-upload, or its upload failed). */
+  fileCancelled: (event: { fileId: string; reason: FileCancelReason }) => void;
+  /** This client's own upload or download of the file failed; the stable code says why. */
+  fileFailed: (event: { fileId: string; direction: FileTransferDirection; code: ErrorCode; message: string }) => void;
 }
 
 /**

@@ -12,5 +12,7 @@ interface Window {
     peerId(): string | undefined;
     socketId(): string | undefined;
     cameraLayersActive(): boolean[];
+    /** Shared files and this browser's transfers: names, sizes, states, byte counts, times. */
+    files(): Array<Omit<import('./stores/files.ts').SharedFileEntry, 'url'> & { saved: boolean }>;
   };
 }

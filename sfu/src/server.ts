@@ -5,6 +5,7 @@ import type { AddressInfo, Server as NetServer } from 'node:net';
 import { Server } from 'socket.io';
 import { SIGNALING_PATH } from '../../shared/index.ts';
 import type { Config } from '../../config/index.ts';
+import { fileFoldersParent, removeStaleFileFolders } from './files/FileStore.ts';
 import { Guard } from './guard/Guard.ts';
 import { createMetrics } from './http/metrics.ts';
 import { type RequestHandler, adminOperations, publicOperations } from './http/operations.ts';
@@ -60,6 +61,8 @@ export async function createRoundtableServer(config: Config, logger: Logger): Pr
   // First: a data directory that cannot be used stops the server before any worker starts.
   const directory = RoomDirectory.open(config, logger.child({ component: 'store' }));
   const access = new Access(directory, config.access);
+  // Shared files of rooms a killed server never closed; a live server's are left alone.
+  removeStaleFileFolders(fileFoldersParent(config.files.dir), logger.child({ component: 'files' }));
   const listen = new MediaListen(config.rtc, resolveMediaAddress(config.rtc));
   const pool = await WorkerPool.create(config, logger, listen.webRtcServerPlan);
   const network = new Network(listen, pool, config, logger.child({ component: 'network' }));

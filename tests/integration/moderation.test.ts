@@ -272,9 +272,9 @@ describe('setRoomSettings and the lock', () => {
     const alice = await join(t.url, keys.roomId, 'Alice');
     const bob = await join(t.url, keys.roomId, 'Bob');
     await host.client.ok('setParticipantRole', { peerId: alice.join.peerId, role: 'cohost' });
-    expect(await host.client.ok('setRoomSettings', { locked: true })).toEqual({ locked: true, lobby: false });
+    expect(await host.client.ok('setRoomSettings', { locked: true })).toEqual({ locked: true, lobby: false, fileSharing: 'everyone' });
     for (const peer of [host, alice, bob]) {
-      expect(await peer.client.waitFor('roomSettings')).toEqual({ locked: true, lobby: false, byName: 'Hana' });
+      expect(await peer.client.waitFor('roomSettings')).toEqual({ locked: true, lobby: false, fileSharing: 'everyone', byName: 'Hana' });
     }
     expect(await tryJoin(t.url, keys.roomId)).toMatchObject({ ok: false, error: { code: 'ROOM_LOCKED' } });
     expect(await tryJoin(t.url, keys.roomId, { key: keys.hostKey })).toMatchObject({ ok: true, data: { role: 'host', roomSettings: { locked: true, lobby: false } } });
@@ -284,7 +284,7 @@ describe('setRoomSettings and the lock', () => {
     const cohost = await join(t.url, keys.roomId, 'Alice', { resume: resumeOf(alice) });
     expect(cohost.join).toMatchObject({ role: 'cohost', roomSettings: { locked: true, lobby: false } });
 
-    expect(await cohost.client.ok('setRoomSettings', { locked: false })).toEqual({ locked: false, lobby: false });
+    expect(await cohost.client.ok('setRoomSettings', { locked: false })).toEqual({ locked: false, lobby: false, fileSharing: 'everyone' });
     await bob.client.waitFor('roomSettings', (e) => !e.locked && e.byName === 'Alice');
     expect(await tryJoin(t.url, keys.roomId)).toMatchObject({ ok: true, data: { role: 'participant' } });
   });
@@ -369,7 +369,7 @@ describe('nobody else has these powers', () => {
     expect(webinar.closed).toBe(false);
     expect(webinar.peers.size).toBe(3);
     expect(serverPeer(keys.roomId, host.join.peerId).producers.get(host.producers.audio!)!.paused).toBe(false);
-    expect(webinar.moderation.settings).toEqual({ locked: false, lobby: false });
+    expect(webinar.moderation.settings).toEqual({ locked: false, lobby: false, fileSharing: 'everyone' });
     expect(host.client.events('mutedByHost')).toEqual([]);
 
     expect(await host.client.send('setParticipantRole', { peerId: walt.join.peerId, role: 'cohost' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });

@@ -14,6 +14,7 @@ import {
 } from '../../../shared/index.ts';
 import { requestJoin } from './moderation.ts';
 import { forgetCredentials, loadCredentials, saveCredentials } from './credentials.ts';
+import { FileSharing } from './files/FileSharing.ts';
 import { type LocalSourceState, Publisher } from './Publisher.ts';
 import { type SessionStats, collectStats } from './session-stats.ts';
 import { RequestError, type SignalingSocket, connectSignaling, request, retarget } from './signaling.ts';
@@ -73,6 +74,8 @@ export class MediaSession {
   readonly #consumers = new Map<string, { consumer: types.Consumer; info: ConsumerInfo }>();
   readonly #tracks = new Map<string, MediaStreamTrack>();
   readonly publisher: Publisher;
+  /** Files shared in the room: one upload and one download data channel, opened on first use. */
+  readonly files: FileSharing;
   readonly #ice: IceServers;
   /** Which received videos are on screen, and how big: drives pausing and layer choice. */
   readonly views: ViewTracker;
@@ -109,6 +112,7 @@ export class MediaSession {
     this.publisher = new Publisher(() => this.socket, () => this.#device, () => this.#settings, this.#ice, this.#tracks, {
       onLocalSource: (source, state) => listener.onLocalSource(source, state),
     });
+    this.files = new FileSharing(this.socket, this.publisher, () => this.#recvTransport);
     this.views = new ViewTracker(async (updates) => {
       for (let i = 0; i < updates.length; i += LIMITS.maxConsumerUpdates) {
         await request(this.socket, 'updateConsumers', { updates: updates.slice(i, i + LIMITS.maxConsumerUpdates) });
@@ -226,6 +230,7 @@ export class MediaSession {
     this.#closed = true;
     this.#ice.close();
     this.views.close();
+    this.files.close();
     this.publisher.close();
     this.#recvTransport?.close();
     this.#consumers.clear();
@@ -264,6 +269,7 @@ export class MediaSession {
       await request(this.socket, 'ready', { rtpCapabilities: this.#device.rtpCapabilities as RtpCapabilitiesPayload });
     }
     if (this.#joined) await this.publisher.recover(reply.resumed ? reply.transportIds : []);
+    this.files.roomEntered(reply.files, reply.settings.files);
   }
 
   /**

@@ -22,6 +22,8 @@ export interface PublisherListener {
  */
 export class Publisher {
   #transport: types.Transport | undefined;
+  /** The send transport being made: publishing and file sharing may both ask for it at once. */
+  #transportPending: Promise<types.Transport> | undefined;
   readonly #producers = new Map<MediaSource, types.Producer>();
   readonly #devices: { camera?: string; microphone?: string } = {};
   #cameraHeight: number | undefined;
@@ -49,7 +51,7 @@ export class Publisher {
 
   /** `paused`: the producer starts paused on the server too, so nobody sees or hears it until resumed. */
   async publish(source: MediaSource, track: MediaStreamTrack, paused = false): Promise<void> {
-    const transport = await this.#ensureTransport();
+    const transport = await this.sendTransport();
     const encodings = encodingsFor(source, this.settings());
     const opus = this.settings()?.opus ?? { dtx: true, fec: true };
     const producer = await transport.produce({
@@ -189,12 +191,19 @@ export class Publisher {
     this.#transport = undefined;
   }
 
-  async #ensureTransport(): Promise<types.Transport> {
-    if (!this.#transport) {
-      const info = await request(this.socket(), 'createTransport', { direction: 'send' });
-      this.#transport = createTransport(this.device(), this.socket(), info, this.ice.options);
-    }
-    return this.#transport;
+  /** The send transport, made on first use: publishing media, or sharing a file. */
+  sendTransport(): Promise<types.Transport> {
+    if (this.#transport) return Promise.resolve(this.#transport);
+    this.#transportPending ??= (async () => {
+      try {
+        const info = await request(this.socket(), 'createTransport', { direction: 'send' });
+        this.#transport = createTransport(this.device(), this.socket(), info, this.ice.options);
+        return this.#transport;
+      } finally {
+        this.#transportPending = undefined;
+      }
+    })();
+    return this.#transportPending;
   }
 
   async #openCamera(): Promise<MediaStreamTrack> {

@@ -1,15 +1,17 @@
 import type { Device, types } from 'mediasoup-client';
-import type { MediaSource, RtpParametersPayload, TransportInfo } from '../../../shared/index.ts';
+import { FILE_CHANNEL_LABEL, type MediaSource, type RtpParametersPayload, type TransportInfo } from '../../../shared/index.ts';
 import type { IceOptions } from './IceServers.ts';
 import { type SignalingSocket, request } from './signaling.ts';
 
-/** A mediasoup-client transport whose connect/produce callbacks go through signaling. */
+/** A mediasoup-client transport whose connect/produce/producedata callbacks go through signaling. */
 export function createTransport(device: Device, socket: SignalingSocket, info: TransportInfo, ice: IceOptions): types.Transport {
   const options = {
     id: info.id,
     iceParameters: info.iceParameters,
     iceCandidates: info.iceCandidates as types.IceCandidate[],
     dtlsParameters: info.dtlsParameters as types.DtlsParameters,
+    // Data channels (file sharing); the browser sets up SCTP only when the first channel opens.
+    ...(info.sctpParameters ? { sctpParameters: info.sctpParameters as types.SctpParameters } : {}),
     ...ice,
   };
   const transport = info.direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
@@ -26,6 +28,20 @@ export function createTransport(device: Device, socket: SignalingSocket, info: T
         // mediasoup-client types codec parameters as `unknown`; the server validates them.
         rtpParameters: rtpParameters as RtpParametersPayload,
       }).then(({ producerId }) => callback({ id: producerId }), errback);
+    });
+    // The only data channel a client sends on is its file upload channel (services/files).
+    transport.on('producedata', ({ sctpStreamParameters, label, protocol }, callback, errback) => {
+      const { streamId, ordered } = sctpStreamParameters;
+      if (label !== FILE_CHANNEL_LABEL || ordered !== true || streamId === undefined) {
+        errback(new Error(`no data channel "${label}" is known to the server`));
+        return;
+      }
+      request(socket, 'openFileUpload', {
+        transportId: transport.id,
+        sctpStreamParameters: { streamId, ordered: true },
+        label: FILE_CHANNEL_LABEL,
+        protocol: protocol ?? '',
+      }).then(({ dataProducerId }) => callback({ id: dataProducerId }), errback);
     });
   }
   recoverIceFailures(transport, socket);

@@ -19,7 +19,7 @@ import { useRoomStore } from './room.ts';
  */
 export const useModerationStore = defineStore('moderation', () => {
   const room = useRoomStore();
-  const settings = ref<RoomSettings>({ locked: false, lobby: false });
+  const settings = ref<RoomSettings>({ locked: false, lobby: false, fileSharing: 'everyone' });
   /** Moderators only: people waiting in the lobby, oldest first. */
   const lobby = ref<LobbyEntry[]>([]);
   /** This person's join waits for a host in the lobby. */
@@ -53,7 +53,7 @@ export const useModerationStore = defineStore('moderation', () => {
   /** Called when the room store creates a session, before it joins. */
   function attach(session: MediaSession): void {
     controls = new HostControls(session.socket);
-    settings.value = { locked: false, lobby: false };
+    settings.value = { locked: false, lobby: false, fileSharing: 'everyone' };
     lobby.value = [];
     waitingInLobby.value = false;
     unmuteRequestFrom.value = undefined;
@@ -62,7 +62,7 @@ export const useModerationStore = defineStore('moderation', () => {
     micMutePending = false;
     const on = session.socket.on.bind(session.socket);
     on('lobbyWaiting', () => (waitingInLobby.value = true));
-    on('roomSettings', ({ locked, lobby: lobbyOn }) => (settings.value = { locked, lobby: lobbyOn }));
+    on('roomSettings', ({ locked, lobby: lobbyOn, fileSharing }) => (settings.value = { locked, lobby: lobbyOn, fileSharing }));
     on('lobbyChanged', ({ waiting }) => setLobby(waiting));
     on('unmuteRequested', ({ byName }) => (unmuteRequestFrom.value = byName));
     on('mutedByHost', ({ source, byName }) => {

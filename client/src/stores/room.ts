@@ -10,6 +10,7 @@ import { RESTART_GAVE_UP, RestartRejoin } from '../services/rejoin.ts';
 import { webinarKeysFor } from '../services/webinar.ts';
 import { useChatStore } from './chat.ts';
 import { useRecordingStore } from './recording.ts';
+import { useFilesStore } from './files.ts';
 import { useModerationStore } from './moderation.ts';
 
 export interface SourceState {
@@ -220,6 +221,7 @@ export const useRoomStore = defineStore('room', () => {
 
   function fail(message: string): void {
     restart?.close();
+    useFilesStore().reset();
     session.value?.close();
     session.value = undefined;
     status.value = 'failed';
@@ -275,6 +277,7 @@ export const useRoomStore = defineStore('room', () => {
     restart = new RestartRejoin(current, () => fail(RESTART_GAVE_UP));
     useModerationStore().attach(current);
     useRecordingStore().attach(current);
+    useFilesStore().attach(current);
     try {
       const [, media] = await Promise.all([current.join(id, displayName, options.key, options.token), localMedia]);
       notice.value = media.problem;
@@ -291,6 +294,7 @@ export const useRoomStore = defineStore('room', () => {
   async function leave(): Promise<void> {
     restart?.close();
     await session.value?.leave();
+    useFilesStore().reset();
     session.value = undefined;
     participants.value = [];
     status.value = 'left';

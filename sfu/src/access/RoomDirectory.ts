@@ -1,9 +1,9 @@
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../../../config/index.ts';
-import type { MeetingKeys, Role, RoomKind, RoomSettings, WebinarKeys } from '../../../shared/index.ts';
+import type { FileSharingPolicy, MeetingKeys, Role, RoomKind, WebinarKeys } from '../../../shared/index.ts';
 import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { RoomStore, type RoomSnapshot, type StoredMember, type StoredRoom } from '../store/RoomStore.ts';
+import { RoomStore, type RoomSnapshot, type StoredMember, type StoredRoom, type StoredSettings } from '../store/RoomStore.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
 
 const ID_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
@@ -161,13 +161,15 @@ export class RoomDirectory extends TypedEmitter<{ changed: [roomId: string] }> {
     this.#store.touch(roomId, now, now - TOUCH_INTERVAL_MS);
   }
 
-  settings(roomId: string): RoomSettings {
+  /** Lock and lobby, and who may share files once a host has chosen (absent: the server's default). */
+  settings(roomId: string): { locked: boolean; lobby: boolean; fileSharing?: FileSharingPolicy } {
     const room = this.live(roomId);
-    return { locked: room?.locked ?? false, lobby: room?.lobby ?? false };
+    return { locked: room?.locked ?? false, lobby: room?.lobby ?? false, ...(room?.fileSharing ? { fileSharing: room.fileSharing } : {}) };
   }
 
-  saveSettings(roomId: string, settings: RoomSettings): void {
-    this.#store.setSettings(roomId, settings);
+  saveSettings(roomId: string, settings: { locked: boolean; lobby: boolean; fileSharing?: FileSharingPolicy | undefined }): void {
+    const stored: StoredSettings = { locked: settings.locked, lobby: settings.lobby, fileSharing: settings.fileSharing ?? null };
+    this.#store.setSettings(roomId, stored);
     this.emit('changed', roomId);
   }
 
@@ -224,7 +226,7 @@ export class RoomDirectory extends TypedEmitter<{ changed: [roomId: string] }> {
 
   #insert(id: string, kind: RoomKind, hostKeyHash: Buffer | null, audienceKeyHash: Buffer | null): void {
     const now = this.#now();
-    this.#store.insert({ id, kind, hostKeyHash, audienceKeyHash, createdAt: now, lastActiveAt: now, lobby: false, locked: false });
+    this.#store.insert({ id, kind, hostKeyHash, audienceKeyHash, createdAt: now, lastActiveAt: now, lobby: false, locked: false, fileSharing: null });
     this.emit('changed', id);
   }
 

@@ -1,5 +1,6 @@
 import type { Config } from '../../../config/index.ts';
 import {
+  type FileSharingPolicy,
   type LobbyEntry,
   type MediaSource,
   type RequestPayload,
@@ -38,7 +39,9 @@ export class Moderation {
   readonly #lobby = new Lobby();
   /** Peers a host muted, with the host's name; only the peer's own unmute clears it. */
   readonly #hostMuted = new WeakMap<Peer, string>();
-  #settings: RoomSettings;
+  #settings: { locked: boolean; lobby: boolean };
+  /** Who may share files, once a host has chosen; until then the server's files.whoMayShare. */
+  #fileSharing: FileSharingPolicy | undefined;
   /** Joins admitted from the lobby whose peer is not in the room yet: they hold the room open too. */
   #admitting = 0;
 
@@ -48,13 +51,15 @@ export class Moderation {
     private readonly config: Config,
     private readonly logger: Logger,
   ) {
-    this.#settings = directory.settings(room.id);
+    const { fileSharing, ...settings } = directory.settings(room.id);
+    this.#settings = settings;
+    this.#fileSharing = fileSharing;
     this.#lobby.on('change', (waiting) => this.#toModerators('lobbyChanged', { waiting }));
     this.#lobby.on('gaveUp', () => room.closeIfEmpty());
   }
 
   get settings(): RoomSettings {
-    return { ...this.#settings };
+    return { ...this.#settings, fileSharing: this.#fileSharing ?? this.config.files.whoMayShare };
   }
 
   /** Someone waits in the lobby or is being let in: an empty room must not close under them. */
@@ -188,12 +193,15 @@ export class Moderation {
   setRoomSettings(by: Peer, changes: RequestPayload<'setRoomSettings'>): RoomSettings {
     authorizeModerator(by);
     if (changes.lobby && this.room.kind !== 'meeting') throw new SignalingError('FORBIDDEN', 'webinars have no lobby');
-    const settings: RoomSettings = { locked: changes.locked ?? this.#settings.locked, lobby: changes.lobby ?? this.#settings.lobby };
-    this.directory.saveSettings(this.room.id, settings);
+    const settings = { locked: changes.locked ?? this.#settings.locked, lobby: changes.lobby ?? this.#settings.lobby };
+    const fileSharing = changes.fileSharing ?? this.#fileSharing;
+    this.directory.saveSettings(this.room.id, { ...settings, fileSharing });
     this.#settings = settings;
-    for (const peer of this.room.peers.values()) peer.notify('roomSettings', { ...settings, byName: by.displayName });
+    this.#fileSharing = fileSharing;
+    const now = this.settings;
+    for (const peer of this.room.peers.values()) peer.notify('roomSettings', { ...now, byName: by.displayName });
     if (!settings.lobby) this.#lobby.admit('all');
-    return { ...settings };
+    return now;
   }
 
   setParticipantRole(by: Peer, peerId: string, role: 'cohost' | 'participant'): void {

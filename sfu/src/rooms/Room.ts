@@ -15,6 +15,7 @@ import { isModerator } from '../../../shared/index.ts';
 import type { Config } from '../../../config/index.ts';
 import type { RoomDirectory } from '../access/RoomDirectory.ts';
 import { SignalingError } from '../errors.ts';
+import { RoomFiles } from '../files/RoomFiles.ts';
 import type { Logger } from '../logger.ts';
 import { Moderation } from '../moderation/Moderation.ts';
 import type { Network } from '../network/Network.ts';
@@ -67,6 +68,8 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly recovery: RoomRecovery;
   /** Server-side recording, a file per track, started and stopped by hosts. */
   readonly recording: RoomRecording;
+  /** Files shared in the room: uploaded once, stored while the room lives, sent to each receiver. */
+  readonly files: RoomFiles;
   readonly #dynacast: Dynacast;
   readonly #chat: ChatMessage[] = [];
   #audienceTimer: NodeJS.Timeout | undefined;
@@ -91,6 +94,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#dynacast = new Dynacast(() => this.peers.values());
     this.media = new RoomMedia(routers, this.peers, this.#dynacast, network, config, logger);
     this.moderation = new Moderation(this, directory, config, logger);
+    this.files = new RoomFiles(this, config.files, logger.child({ component: 'files' }));
     this.recovery = new RoomRecovery(this, this.#dynacast, logger);
     this.recording = new RoomRecording(id, routers, recordings, logger, {
       announce: (recording) => this.#broadcast(undefined, 'recordingChanged', { recording }),
@@ -182,6 +186,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   /** Removes the peer, closing its media; the room closes itself when the last peer is gone (and nobody waits). */
   removePeer(peer: Peer): void {
     if (!this.peers.delete(peer.id)) return;
+    this.files.peerLeft(peer); // before its transports close: its uploads end as "left", not as failed
     peer.close();
     this.speakers.silence(peer.id);
     this.#announce(peer, 'peerLeft', { peerId: peer.id });
@@ -235,6 +240,7 @@ export class Room extends TypedEmitter<RoomEvents> {
         screenMaxBitrate: media.screenMaxBitrate,
         opus: { dtx: media.opusDtx, fec: media.opusFec },
         gridPageSize: { desktop: client.gridPageSize, phone: client.gridPageSizePhone },
+        files: { enabled: this.config.files.enabled, maxFileBytes: this.config.files.maxFileBytes },
       },
       resumeToken: peer.resumeToken,
       resumed,
@@ -244,6 +250,7 @@ export class Room extends TypedEmitter<RoomEvents> {
       transportIds: [...peer.transports.keys()],
       consumers: [...peer.consumers.values()].map(consumerInfo),
       chat: [...this.#chat],
+      files: this.files.list(),
       activeSpeakerId: this.speakers.activeSpeaker,
       speakingPeerIds: this.speakers.speaking,
       recording: this.recording.state,
@@ -402,7 +409,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#chat.splice(0, this.#chat.length, ...history.slice(-this.config.rooms.chatHistory));
   }
 
-  /** Closes every peer, the lobby and the router. Safe to call twice. */
+  /** Closes every peer, the lobby, the shared files (their folder is deleted) and the routers. Safe to call twice. */
   close(reason?: RoomCloseReason, byName?: string): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -412,6 +419,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     }
     this.peers.clear();
     this.moderation.close();
+    this.files.close();
     if (this.#audienceTimer) clearTimeout(this.#audienceTimer);
     this.speakers.close();
     this.#dynacast.close();

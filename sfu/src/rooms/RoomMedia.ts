@@ -11,6 +11,7 @@ import {
 } from '../../../shared/index.ts';
 import type { Config } from '../../../config/index.ts';
 import { SignalingError } from '../errors.ts';
+import { ROOM_TRANSPORT_SCTP } from '../files/sctp-options.ts';
 import type { Logger } from '../logger.ts';
 import type { Network } from '../network/Network.ts';
 import { transportInfo } from '../network/transport-info.ts';
@@ -66,6 +67,7 @@ export class RoomMedia {
     const transport = await peer.router.createWebRtcTransport<TransportAppData>({
       ...this.network.transportOptions(peer.router),
       initialAvailableOutgoingBitrate: media.initialOutgoingBitrate,
+      ...ROOM_TRANSPORT_SCTP,
       appData: { peerId: peer.id, direction },
     });
     // The peer may have left while the worker was creating the transport.

@@ -337,6 +337,39 @@ export const handlers: { [N in RequestName]: Handler<N> } = {
     return room.postChat(peer, text);
   },
 
+  async openFileUpload(ctx, request) {
+    const { room, peer } = joined(ctx);
+    return { dataProducerId: await room.files.openUpload(peer, request) };
+  },
+
+  async openFileDownload(ctx) {
+    const { room, peer } = joined(ctx);
+    return room.files.openDownload(peer);
+  },
+
+  async offerFile(ctx, { name, size }) {
+    const { room, peer } = joined(ctx);
+    return { file: room.files.offer(peer, name, size) };
+  },
+
+  async cancelFile(ctx, { fileId }) {
+    const { room, peer } = joined(ctx);
+    room.files.cancel(peer, fileId);
+    return EMPTY;
+  },
+
+  async fetchFile(ctx, { fileId, offset }) {
+    const { room, peer } = joined(ctx);
+    room.files.fetch(peer, fileId, offset);
+    return EMPTY;
+  },
+
+  async stopFileDownload(ctx, { fileId }) {
+    const { room, peer } = joined(ctx);
+    room.files.stopDownload(peer, fileId);
+    return EMPTY;
+  },
+
   async leave(ctx) {
     const { room, peer } = joined(ctx);
     ctx.membership = undefined;

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Role, RoomKind, RoomSettings } from '../../../shared/index.ts';
+import type { FileSharingPolicy, Role, RoomKind } from '../../../shared/index.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 /** One room as stored: never a plain key, only its hash. Times are milliseconds since the epoch. */
@@ -16,6 +16,15 @@ export interface StoredRoom {
   /** Room settings hosts change (RoomSettings). */
   lobby: boolean;
   locked: boolean;
+  /** Who may share files, as a host set it; null: the server's default (files.whoMayShare). */
+  fileSharing: FileSharingPolicy | null;
+}
+
+/** The settings hosts change, as stored: file sharing only once a host has chosen. */
+export interface StoredSettings {
+  lobby: boolean;
+  locked: boolean;
+  fileSharing: FileSharingPolicy | null;
 }
 
 interface Row {
@@ -27,6 +36,7 @@ interface Row {
   last_active_at: number;
   lobby: number;
   locked: number;
+  file_sharing: FileSharingPolicy | null;
 }
 
 /** Someone whose place in a room carries moderation state. Never the resume token, only its hash. */
@@ -81,15 +91,15 @@ export class RoomStore {
   ) {
     this.#statements = {
       insert: db.prepare(
-        `INSERT INTO rooms (id, kind, host_key_hash, audience_key_hash, created_at, last_active_at, lobby, locked)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO rooms (id, kind, host_key_hash, audience_key_hash, created_at, last_active_at, lobby, locked, file_sharing)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       get: db.prepare('SELECT * FROM rooms WHERE id = ?'),
       has: db.prepare('SELECT 1 FROM rooms WHERE id = ?'),
       count: db.prepare('SELECT count(*) FROM rooms').pluck(),
       touch: db.prepare('UPDATE rooms SET last_active_at = ? WHERE id = ? AND last_active_at < ?'),
       deleteIdle: db.prepare('DELETE FROM rooms WHERE last_active_at <= ? RETURNING id').pluck(),
-      setSettings: db.prepare('UPDATE rooms SET lobby = ?, locked = ? WHERE id = ?'),
+      setSettings: db.prepare('UPDATE rooms SET lobby = ?, locked = ?, file_sharing = ? WHERE id = ?'),
       member: db.prepare('SELECT * FROM members WHERE room_id = ? AND peer_id = ?'),
       members: db.prepare('SELECT * FROM members WHERE room_id = ?'),
       saveMember: db.prepare(
@@ -133,8 +143,9 @@ export class RoomStore {
   }
 
   insert(room: StoredRoom): void {
-    const { id, kind, hostKeyHash, audienceKeyHash, createdAt, lastActiveAt, lobby, locked } = room;
-    this.#statements.insert.run(id, kind, hostKeyHash, audienceKeyHash, createdAt, lastActiveAt, Number(lobby), Number(locked));
+    const { id, kind, hostKeyHash, audienceKeyHash, createdAt, lastActiveAt, lobby, locked, fileSharing } = room;
+    // A record from a node that predates file sharing (cluster mode) has no fileSharing: the default.
+    this.#statements.insert.run(id, kind, hostKeyHash, audienceKeyHash, createdAt, lastActiveAt, Number(lobby), Number(locked), fileSharing ?? null);
   }
 
   get(id: string): StoredRoom | undefined {
@@ -160,8 +171,8 @@ export class RoomStore {
     return this.#statements.deleteIdle.all(cutoff) as string[];
   }
 
-  setSettings(id: string, settings: RoomSettings): void {
-    this.#statements.setSettings.run(Number(settings.lobby), Number(settings.locked), id);
+  setSettings(id: string, settings: StoredSettings): void {
+    this.#statements.setSettings.run(Number(settings.lobby), Number(settings.locked), settings.fileSharing, id);
   }
 
   member(roomId: string, peerId: string): StoredMember | undefined {
@@ -216,6 +227,7 @@ function fromRow(row: Row): StoredRoom {
     lastActiveAt: row.last_active_at,
     lobby: row.lobby !== 0,
     locked: row.locked !== 0,
+    fileSharing: row.file_sharing,
   };
 }
 

@@ -31,4 +31,6 @@ export const MIGRATIONS: readonly string[] = [
      updated_at INTEGER NOT NULL,
      PRIMARY KEY (room_id, peer_id)
    ) STRICT;`,
+  // 3: who may share files, as a host set it; NULL follows the server's files.whoMayShare.
+  `ALTER TABLE rooms ADD COLUMN file_sharing TEXT CHECK (file_sharing IS NULL OR file_sharing IN ('everyone', 'hosts'));`,
 ];
