@@ -41,6 +41,13 @@ const OPEN_TIMEOUT_MS = 15_000;
 const PROGRESS_INTERVAL_MS = 100;
 /** A download the server could not send is fetched again from where it stopped, this many times. */
 const DOWNLOAD_RETRIES = 3;
+/**
+ * A download that has taken no chunk for this long is fetched again from where it stopped. A gap is
+ * noticed when the next chunk comes; this covers chunks that never come. Seen once in CI: a Chromium
+ * receiver got nothing of a 5 MB file for a minute while the others got all of it.
+ */
+const STALL_MS = 8_000;
+const STALL_CHECK_MS = 2_000;
 
 /**
  * File sharing for one session (shared/files.ts). Uploads go on one data channel on the send
@@ -60,6 +67,9 @@ export class FileSharing {
   #listener: FileSharingListener | undefined;
   #limits: FileLimits = { enabled: true, maxFileBytes: Number.MAX_SAFE_INTEGER };
   #closed = false;
+  /** When each download last took a chunk (or was fetched). */
+  readonly #lastProgress = new Map<string, number>();
+  readonly #stallTimer: ReturnType<typeof setInterval>;
 
   constructor(
     private readonly socket: SignalingSocket,
@@ -86,6 +96,19 @@ export class FileSharing {
       if (tries <= DOWNLOAD_RETRIES) void this.#fetch(download);
       else this.#downloadFailed(fileId, message);
     });
+    this.#stallTimer = setInterval(() => this.#refetchStalled(), STALL_CHECK_MS);
+  }
+
+  #refetchStalled(): void {
+    const now = Date.now();
+    for (const fileId of this.#lastProgress.keys()) if (!this.#downloads.has(fileId)) this.#lastProgress.delete(fileId);
+    for (const download of this.#downloads.values()) {
+      const fileId = download.info.id;
+      if (download.complete || now - (this.#lastProgress.get(fileId) ?? now) < STALL_MS) continue;
+      console.warn(`file ${fileId}: nothing arrived for ${STALL_MS / 1000} s at ${download.received} bytes; fetching again from there`);
+      download.refetching = true;
+      void this.#fetch(download);
+    }
   }
 
   listen(listener: FileSharingListener): void {
@@ -168,6 +191,7 @@ export class FileSharing {
 
   close(): void {
     this.#closed = true;
+    clearInterval(this.#stallTimer);
     for (const upload of this.#uploads.values()) upload.cancel();
     this.#uploads.clear();
     this.#downloads.clear();
@@ -176,6 +200,7 @@ export class FileSharing {
 
   async #fetch(download: Download): Promise<void> {
     const fileId = download.info.id;
+    this.#lastProgress.set(fileId, Date.now());
     try {
       await this.#openDownloadChannel();
       if (this.#downloads.get(fileId) !== download) return;
@@ -205,6 +230,7 @@ export class FileSharing {
       return;
     }
     if (outcome !== 'taken') return;
+    this.#lastProgress.set(chunk.fileId, Date.now());
     if (download.complete) this.#finish(download);
     else this.#report(chunk.fileId, { status: 'receiving', bytes: download.received });
   }
