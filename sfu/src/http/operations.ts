@@ -13,7 +13,7 @@ function pathOf(req: IncomingMessage): string {
   }
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
   res.end(JSON.stringify(body));
 }
@@ -24,12 +24,17 @@ async function sendMetrics(res: ServerResponse, metrics: Registry): Promise<void
   res.end(text);
 }
 
+/** The token of an `Authorization: Bearer <token>` header, if it has one. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  return /^Bearer +(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+}
+
 /** `Authorization: Bearer <token>`, compared in constant time (digests, so the length leaks nothing either). */
 export function bearerMatches(authorization: string | undefined, token: string): boolean {
-  const match = /^Bearer +(\S+)\s*$/i.exec(authorization ?? '');
-  if (!match) return false;
+  const given = bearerToken(authorization);
+  if (given === undefined) return false;
   const digest = (text: string) => createHash('sha256').update(text).digest();
-  return timingSafeEqual(digest(match[1]!), digest(token));
+  return timingSafeEqual(digest(given), digest(token));
 }
 
 /**

@@ -10,15 +10,14 @@ import { roomIdSchema } from '../../../shared/index.ts';
 import type { RoomDirectory } from '../access/RoomDirectory.ts';
 import { RECORDINGS_PATH } from '../recording/download-links.ts';
 import type { Recordings } from '../recording/Recordings.ts';
-import type { RequestHandler } from './operations.ts';
+import { type RequestHandler, bearerToken, sendJson } from './operations.ts';
 
 const CONTENT_TYPES: Record<string, string> = { '.webm': 'video/webm', '.mkv': 'video/x-matroska', '.mp4': 'video/mp4', '.json': 'application/json' };
 const LIST_PATH = /^\/api\/rooms\/([^/]+)\/recordings$/;
 
 /** A JSON answer; true, the request is handled. */
 function answer(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): true {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
-  res.end(JSON.stringify(body));
+  sendJson(res, status, body, headers);
   return true;
 }
 
@@ -34,7 +33,7 @@ export function recordingsHandler(recordings: Recordings, directory: RoomDirecto
     if (list) {
       if (req.method !== 'GET') return answer(res, 405, { error: 'GET only' }, { allow: 'GET' });
       const roomId = roomIdSchema.safeParse(decodeURIComponentSafe(list[1]!));
-      const key = /^Bearer +(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+      const key = bearerToken(req.headers.authorization);
       let role: string | undefined;
       try {
         role = roomId.success ? directory.roleFor(roomId.data, key) : undefined;

@@ -82,10 +82,8 @@ export class CompositeJobs extends TypedEmitter<CompositeJobsEvents> {
   /** Waits for a job to end (tests, benchmarks). */
   async settled(folder: string, layout: CompositeLayout): Promise<CompositeStatus> {
     const current = this.status(folder, layout);
-    if (!current || current.state === 'done' || current.state === 'failed') {
-      if (!current) throw new Error('no such composite job');
-      return current;
-    }
+    if (!current) throw new Error('no such composite job');
+    if (current.state === 'done' || current.state === 'failed') return current;
     return new Promise((resolve) => {
       const onChange = (changedFolder: string, status: CompositeStatus) => {
         if (changedFolder !== folder || status.layout !== layout || (status.state !== 'done' && status.state !== 'failed')) return;
@@ -146,7 +144,7 @@ export class CompositeJobs extends TypedEmitter<CompositeJobsEvents> {
       this.options.logger.warn({ folder: job.folder, layout: job.layout, err: error }, 'composite render failed');
       this.#update(job, { state: 'failed', error: message.slice(0, 300) });
     } finally {
-      for (const file of [FILTER_SCRIPT]) rmSync(path.join(job.folder, file), { force: true });
+      rmSync(path.join(job.folder, FILTER_SCRIPT), { force: true });
       removeLabels(job.folder);
     }
   }
