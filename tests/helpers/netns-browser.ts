@@ -4,12 +4,12 @@
  * keep their full-speed path. The server stays in the test process on the host.
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from '@playwright/test';
 import { CHROMIUM_PATH } from '../../playwright.config.ts';
 import { launchChromium } from './firefox.ts';
+import { type TcpForwarder, startTcpForwarder } from './tcp-forwarder.ts';
 import type { Netns } from './netns.ts';
 
 /**
@@ -35,38 +35,12 @@ export async function launchChromiumInNetns(ns: Netns, secureOrigins: string[] =
   }
 }
 
-export interface TcpForwarder {
-  url: string;
-  close(): Promise<void>;
-}
+export type { TcpForwarder };
 
 /**
  * Forwards `host`:(free port) to 127.0.0.1:`port`: a server listening on loopback becomes reachable
- * from a namespace at the host's end of its veth. Closing cuts the open connections.
+ * from a namespace at the host's end of its veth.
  */
-export async function forwardToLoopback(host: string, port: number): Promise<TcpForwarder> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(port, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    }
-    // A reset on either side ends both, as it would end a direct connection.
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, resolve);
-  });
-  return {
-    url: `http://${host}:${(server.address() as net.AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+export function forwardToLoopback(host: string, port: number): Promise<TcpForwarder> {
+  return startTcpForwarder(host, '127.0.0.1', port);
 }

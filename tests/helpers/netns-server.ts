@@ -8,7 +8,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { startTcpForwarder } from './tcp-forwarder.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,34 +56,6 @@ function parseLine(line: string, stream: 'stdout' | 'stderr'): LogLine {
     }
   }
   return { stream, msg: line };
-}
-
-/** A TCP forwarder on 127.0.0.1 (free port) to `host:port`; closing it cuts the open connections. */
-async function startForwarder(host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(port, host);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    }
-    // A reset on either side ends both; the browser sees a dropped connection, as it would for real.
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 /**
@@ -160,7 +132,7 @@ export async function startServerInNetns(
     throw error;
   }
   const port = Number(new URL(String(ready.url)).port);
-  const forwarder = await startForwarder(ns.nsIp, port);
+  const forwarder = await startTcpForwarder('127.0.0.1', ns.nsIp, port);
 
   let stopping: Promise<void> | undefined;
   return {
