@@ -5,14 +5,14 @@
  * `.part` name, renamed when complete, so a file with the final name is always whole.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CompositeLayout, CompositeStatus } from '../../../shared/index.ts';
 import type { Logger } from '../logger.ts';
 import { TypedEmitter } from '../typed-emitter.ts';
 import { FILTER_SCRIPT, compositeCommand } from './composite-graph.ts';
-import { readManifest, recordingDurationMs } from './manifest.ts';
+import { fileSize, readManifest, recordingDurationMs } from './manifest.ts';
 import { spawnTied } from './tied-process.ts';
 
 /** Lower than the server (0) and its media workers: a render only gets what meetings leave. */
@@ -123,7 +123,7 @@ export class CompositeJobs extends TypedEmitter<CompositeJobsEvents> {
     try {
       const manifest = readManifest(job.folder);
       const inputs = manifest.tracks
-        .filter((track) => fileHasData(path.join(job.folder, track.file)))
+        .filter((track) => fileSize(path.join(job.folder, track.file)) > 0) // a recorder that never wrote
         .map((track) => ({ track, path: track.file }));
       const durationMs = recordingDurationMs(job.folder, manifest);
       if (durationMs <= 0) throw new Error('the recording has no length');
@@ -180,14 +180,6 @@ export class CompositeJobs extends TypedEmitter<CompositeJobsEvents> {
       ffmpeg.once('error', (error) => resolve(error.message));
       ffmpeg.once('close', (code) => resolve(code === 0 ? undefined : stderr || `ffmpeg exited with ${String(code)}`));
     });
-  }
-}
-
-function fileHasData(file: string): boolean {
-  try {
-    return statSync(file).size > 0;
-  } catch {
-    return false; // the recorder never wrote it (no media arrived)
   }
 }
 

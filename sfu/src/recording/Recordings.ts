@@ -3,7 +3,7 @@
  * one per recording in it), the composite render queue, download links, and retention. Rooms record
  * through their RoomRecording; this is what outlives them.
  */
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { COMPOSITE_LAYOUTS, type CompositeLayout, type CompositeStatus, type RecordingSummary } from '../../../shared/index.ts';
 import type { Config } from '../../../config/index.ts';
@@ -11,7 +11,7 @@ import { SignalingError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { CompositeJobs, compositeFile } from './CompositeJobs.ts';
 import { DownloadLinks, type LinkTarget } from './download-links.ts';
-import { type Manifest, readManifest, recordingDurationMs } from './manifest.ts';
+import { type Manifest, fileSize, readManifest, recordingDurationMs } from './manifest.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
@@ -19,14 +19,6 @@ const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 /** A file-name part made from what a person typed (or a room id): letters, digits, dash; never a path. */
 export function safeFilePart(text: string): string {
   return text.normalize('NFKD').replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'someone';
-}
-
-function sizeOf(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
-  }
 }
 
 export class Recordings {
@@ -188,7 +180,7 @@ export class Recordings {
       displayName: track.displayName,
       source: track.source,
       kind: track.kind,
-      sizeBytes: sizeOf(path.join(folder, track.file)),
+      sizeBytes: fileSize(path.join(folder, track.file)),
       url: link(track.file),
     }));
     const composites: RecordingSummary['composites'] = [];
@@ -196,7 +188,7 @@ export class Recordings {
       const file = path.join(folder, compositeFile(layout));
       const job = this.jobs.status(folder, layout);
       if (job && job.state !== 'done') composites.push(job);
-      else if (existsSync(file)) composites.push({ ...(job ?? { layout, state: 'done', progress: 1 }), url: link(compositeFile(layout)), sizeBytes: sizeOf(file) });
+      else if (existsSync(file)) composites.push({ ...(job ?? { layout, state: 'done', progress: 1 }), url: link(compositeFile(layout)), sizeBytes: fileSize(file) });
     }
     const sizeBytes = tracks.reduce((n, t) => n + t.sizeBytes, 0) + composites.reduce((n, c) => n + (c.sizeBytes ?? 0), 0);
     return {

@@ -6,9 +6,10 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { types } from 'mediasoup';
 import type { Logger } from '../logger.ts';
+import { fileSize } from './manifest.ts';
 import { sdpFor } from './sdp.ts';
 import { spawnTied } from './tied-process.ts';
 
@@ -162,13 +163,7 @@ export class TrackRecorder {
       // may miss the first requests (seen in CI: one camera's file never started), so keep asking
       // every second until the file has data.
       const nudge = setInterval(() => {
-        let started = false;
-        try {
-          started = statSync(options.file).size > 0;
-        } catch {
-          // not created yet
-        }
-        if (started) clearInterval(nudge);
+        if (fileSize(options.file) > 0) clearInterval(nudge);
         else void consumer.requestKeyFrame().catch(() => undefined);
       }, 1_000);
       recorder.#timers.push(nudge);

@@ -52,6 +52,15 @@ export function writeManifest(folder: string, manifest: Manifest): void {
   renameSync(`${target}.tmp`, target);
 }
 
+/** A file's size in bytes; 0 when it does not exist (a recorder that never got media never made it). */
+export function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * How long a recording lasts: its stop time, or for one cut short by a crash, up to the last write to
  * any of its track files.
